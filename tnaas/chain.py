@@ -1,0 +1,55 @@
+"""markovify's chain as an automaton: probabilities are transition counts / state total."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.automaton import Edges, ragged_arange
+from tnaas.errors import TnaasError
+from tnaas.ngram import HistoryTrie
+
+
+class ChainAutomaton:
+    """The unsmoothed order-k chain over the order-k nodes of a `HistoryTrie`.
+
+    Compiled once into CSR arrays (int64/float64, one entry per observed transition) so
+    that expanding a batch of states is a few vectorised gathers.
+    """
+
+    def __init__(self, trie: HistoryTrie):
+        self.trie = trie
+        self.vocabulary = trie.counts.vocabulary
+        self.n_states = trie.n_nodes
+        end_id = len(self.vocabulary)
+        owner = np.repeat(np.arange(trie.n_nodes), np.diff(trie.edge_start))
+        totals = np.bincount(owner, weights=trie.edge_count, minlength=trie.n_nodes)
+        is_end = trie.edge_token == end_id
+        self._end = np.zeros(trie.n_nodes)
+        self._end[owner[is_end]] = trie.edge_count[is_end] / totals[owner[is_end]]
+        keep = ~is_end
+        self._token = trie.edge_token[keep]
+        self._prob = trie.edge_count[keep] / totals[owner[keep]]
+        self._start = np.zeros(trie.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=trie.n_nodes), out=self._start[1:])
+        self._dst = trie.child(trie.parent[owner[keep]], self._token)
+        if (self._dst < 0).any():
+            raise TnaasError("inconsistent chain: a transition leads to a state the chain never defines")
+
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """The single BEGIN state with probability 1."""
+        return np.array([self.trie.begin_state]), np.ones(1)
+
+    def expand(self, states: np.ndarray, tokens: np.ndarray | None = None) -> Edges:
+        """Observed transitions out of `states` (int64 (n,)), only to `tokens` if given."""
+        states = np.asarray(states, dtype=np.int64)
+        counts = self._start[states + 1] - self._start[states]
+        index = ragged_arange(self._start[states], counts)
+        src = np.repeat(np.arange(len(states)), counts)
+        edges = Edges(src, self._token[index], self._dst[index], self._prob[index])
+        if tokens is not None:
+            edges = edges.take(np.isin(edges.token, tokens))
+        return edges
+
+    def end_prob(self, states: np.ndarray) -> np.ndarray:
+        """Probability of the END token after each of `states`, float64 (n,)."""
+        return self._end[np.asarray(states, dtype=np.int64)]

@@ -1,0 +1,179 @@
+"""Interpolated modified Kneser-Ney smoothing of a Markov chain, as an automaton.
+
+Chen & Goodman's modified KN: three discounts per order (for counts 1, 2 and 3+),
+continuation counts below the top order, raw counts for histories that start with BEGIN
+(their left neighbour is always BEGIN, so continuation counts would be meaningless), and a
+uniform distribution over tokens + END at the bottom. Every known token gets a positive
+probability after every history.
+
+A state is the longest suffix of the context that was seen in training: the KN
+distribution of an unseen history equals that of its longest seen suffix, so this is
+exact and keeps the lattice as small as the trie.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.automaton import Edges
+from tnaas.errors import TnaasError
+from tnaas.ngram import HistoryTrie
+
+MAX_DENSE_CELLS = 30_000_000  # states x tokens of one expansion (~240 MB of float64)
+_DEFAULT_DISCOUNTS = np.array([0.5, 1.0, 1.5])
+
+
+def modified_discounts(counts: np.ndarray) -> np.ndarray:
+    """Chen & Goodman's D1, D2, D3+ from the counts of one order (float64 (3,)).
+
+    Falls back to (0.5, 1.0, 1.5) where the count-of-counts are too sparse to estimate.
+    """
+    n = np.array([(counts == r).sum() for r in (1, 2, 3, 4)], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = n[0] / (n[0] + 2 * n[1])
+        d = np.array([1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2]])
+    sparse = (n[:3] == 0) | (n[1:] == 0)  # D_r needs both n_r and n_(r+1)
+    bad = sparse | ~np.isfinite(d) | (d <= 0)
+    d[bad] = _DEFAULT_DISCOUNTS[bad]
+    return np.minimum(d, [1.0, 2.0, 3.0])
+
+
+class KneserNeyAutomaton:
+    """Interpolated modified Kneser-Ney over the histories of a `HistoryTrie`.
+
+    Per history h: p(w | h) = max(c(h, w) - D(c), 0) / c(h) + gamma(h) p(w | h minus its
+    first token), down to a uniform distribution over the V tokens and END.
+    """
+
+    def __init__(self, trie: HistoryTrie):
+        self.trie = trie
+        self.vocabulary = trie.counts.vocabulary
+        self.n_states = trie.n_nodes
+        self.k = trie.counts.state_size
+        self.n_outcomes = len(self.vocabulary) + 1  # tokens + END
+        begin = trie.counts.begin_id
+        n = trie.n_nodes
+        starts_with_begin = trie.first == begin
+
+        node = np.repeat(np.arange(n), np.diff(trie.edge_start))
+        token = trie.edge_token.copy()
+        raw = trie.edge_count.astype(np.float64)
+        rows_node, rows_token, rows_count = [], [], []
+        self.discounts = np.zeros((self.k + 1, 3))
+        for j in range(self.k, -1, -1):
+            if j < self.k:  # marginalise order j+1 onto parents
+                key = trie.parent[node] * self.n_outcomes + token
+                pairs, group = np.unique(key, return_inverse=True)
+                raw = np.bincount(group, weights=raw)
+                distinct = np.bincount(group).astype(np.float64)
+                node, token = pairs // self.n_outcomes, pairs % self.n_outcomes
+                used = np.where(starts_with_begin[node], raw, distinct)
+            else:
+                used = raw
+            self.discounts[j] = modified_discounts(used)
+            rows_node.append(node)
+            rows_token.append(token)
+            rows_count.append(used)
+        node = np.concatenate(rows_node)
+        token = np.concatenate(rows_token)
+        count = np.concatenate(rows_count)
+        order = np.lexsort((token, node))
+        node, token, count = node[order], token[order], count[order]
+        d = self.discounts[self.trie.order[node]]
+        discount = np.where(count >= 3, d[:, 2], np.where(count == 2, d[:, 1], d[:, 0]))
+        total = np.bincount(node, weights=count, minlength=n)
+        if (total[np.unique(node)] <= 0).any() or total[0] <= 0:
+            raise TnaasError("cannot smooth an empty chain")
+        self._token = token
+        self._weight = (count - discount) / total[node]
+        self._gamma = np.zeros(n)
+        np.add.at(self._gamma, node, discount)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self._gamma = np.where(total > 0, self._gamma / total, 1.0)
+        self._start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(node, minlength=n), out=self._start[1:])
+
+    # -------------------------------------------------------------- distributions
+    def dense(self, states: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """p(columns[c] | states[i]) as float64 (len(states), len(columns)).
+
+        `columns` are outcome ids (tokens 0..V-1, END = V). Computed order by order from
+        the root up, sharing each ancestor's row among its descendants.
+        """
+        states = np.asarray(states, dtype=np.int64)
+        columns = np.asarray(columns, dtype=np.int64)
+        if len(states) * len(columns) > MAX_DENSE_CELLS:
+            raise TnaasError(
+                f"smoothed query too large ({len(states):,} states x {len(columns):,} tokens); "
+                "use fewer unknown tokens, a smaller state size, or no smoothing"
+            )
+        column_of = np.full(self.n_outcomes, -1, dtype=np.int64)
+        column_of[columns] = np.arange(len(columns))
+        ancestors = [np.unique(states)]
+        while len(ancestors[-1]):
+            up = self.trie.parent[ancestors[-1]]
+            ancestors.append(np.unique(up[up >= 0]))
+        nodes_all = np.unique(np.concatenate(ancestors))
+        order_all = self.trie.order[nodes_all]
+        out = np.empty((len(states), len(columns)))
+        state_order = self.trie.order[states]
+        parent_nodes = parent_rows = None
+        for j in range(self.k + 1):  # root first: each order builds on its parents' rows
+            nodes = nodes_all[order_all == j]
+            if j == 0:
+                rows = np.full((len(nodes), len(columns)), self._gamma[0] / self.n_outcomes)
+            else:
+                parents = np.searchsorted(parent_nodes, self.trie.parent[nodes])
+                rows = self._gamma[nodes][:, None] * parent_rows[parents]
+            self._add_counts(rows, nodes, column_of)
+            here = state_order == j
+            out[here] = rows[np.searchsorted(nodes, states[here])]
+            parent_nodes, parent_rows = nodes, rows
+        return out
+
+    def _add_counts(self, block: np.ndarray, nodes: np.ndarray, column_of: np.ndarray) -> None:
+        counts = self._start[nodes + 1] - self._start[nodes]
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        entry = np.repeat(self._start[nodes], counts) + within
+        row = np.repeat(np.arange(len(nodes)), counts)
+        column = column_of[self._token[entry]]
+        hit = column >= 0
+        np.add.at(block, (row[hit], column[hit]), self._weight[entry][hit])
+
+    # --------------------------------------------------------------- transitions
+    def next_state(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """The longest seen suffix of (state history + token), for each pair (int64 (n,))."""
+        trie = self.trie
+        current = np.asarray(states, dtype=np.int64).copy()
+        tokens = np.asarray(tokens, dtype=np.int64)
+        full = trie.order[current] == self.k
+        current[full] = trie.parent[current[full]]
+        result = np.zeros(len(current), dtype=np.int64)
+        pending = np.arange(len(current))
+        while len(pending):
+            found = trie.child(current[pending], tokens[pending])
+            hit = found >= 0
+            result[pending[hit]] = found[hit]
+            pending = pending[~hit]
+            current[pending] = trie.parent[current[pending]]
+            pending = pending[current[pending] >= 0]  # below the root: stay at the root
+        return result
+
+    # ---------------------------------------------------------- automaton protocol
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """The single BEGIN state with probability 1."""
+        return np.array([self.trie.begin_state]), np.ones(1)
+
+    def expand(self, states: np.ndarray, tokens: np.ndarray | None = None) -> Edges:
+        """Every token (or only `tokens`) after each state: smoothing leaves no zeros."""
+        states = np.asarray(states, dtype=np.int64)
+        columns = np.arange(len(self.vocabulary)) if tokens is None else np.unique(np.asarray(tokens, dtype=np.int64))
+        probs = self.dense(states, columns)
+        src = np.repeat(np.arange(len(states)), len(columns))
+        token = np.tile(columns, len(states))
+        dst = self.next_state(states[src], token)
+        return Edges(src, token, dst, probs.reshape(-1))
+
+    def end_prob(self, states: np.ndarray) -> np.ndarray:
+        """p(END | state) for each state, float64 (n,)."""
+        return self.dense(states, np.array([len(self.vocabulary)]))[:, 0]

@@ -1,0 +1,317 @@
+"""Exact inference over an automaton constrained by a pattern: the completion lattice.
+
+Node t of the lattice is a pair (pattern DFA state, automaton state) reached after t
+tokens that still match the pattern. A scaled forward pass gives p(pattern); a backward
+pass in log space gives exact posteriors, exact samples (backward messages, then forward
+sampling) and an exact k-best search (A* with the max-product backward pass as heuristic).
+Nothing here samples to estimate or enumerates strings.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from tnaas.automaton import Automaton, choose
+from tnaas.errors import TnaasError
+from tnaas.patterns import PatternDFA
+
+MAX_LATTICE_EDGES = 6_000_000  # ~120 MB of int32/float64 edge arrays; see README "Limits"
+MAX_SEARCH_POPS = 20_000  # k-best search budget (only a loose HMM bound ever nears it)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Lattice edges from the nodes after t tokens to those after t + 1 (ascending `src`).
+
+    `src`, `dst`: int32 (e,) node indices in frontier t and t + 1; `token`: int32 (e,);
+    `prob`: float64 (e,) automaton probabilities.
+    """
+
+    src: np.ndarray
+    token: np.ndarray
+    dst: np.ndarray
+    prob: np.ndarray
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(x)
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    if len(x) == 0:
+        return -np.inf
+    m = float(np.max(x))
+    if m == -np.inf:
+        return -np.inf
+    return m + float(np.log(np.sum(np.exp(x - m))))
+
+
+class Lattice:
+    """The pattern-constrained lattice of an automaton, with forward and backward passes.
+
+    `end_weight`: float64 (max_length + 1,): factor on the probability of ending after t
+    tokens (all ones: the chain's own stopping; see `tnaas.lengths`). Build cost and memory
+    grow with the number of lattice edges, capped at `max_edges` (a `TnaasError` says so).
+    """
+
+    def __init__(
+        self,
+        automaton: Automaton,
+        dfa: PatternDFA,
+        end_weight: np.ndarray,
+        max_edges: int = MAX_LATTICE_EDGES,
+        backward: bool = True,
+    ):
+        self.automaton = automaton
+        self.dfa = dfa
+        self.end_weight = np.asarray(end_weight, dtype=np.float64)
+        self.max_length = len(self.end_weight) - 1
+        self.steps: list[Step] = []
+        self.states: list[np.ndarray] = []  # automaton state of each node, per t
+        self.alpha: list[np.ndarray] = []  # scaled forward weights, sum 1 per t
+        self.log_scale: list[float] = []  # log of the true total forward mass per t
+        self.end: list[np.ndarray] = []  # end weight of each node (prob * accept * weight)
+        self._forward(max_edges)
+        self.log_z = self._log_total()
+        if backward and self.log_z > -np.inf:
+            self._backward()
+
+    # ----------------------------------------------------------------- forward pass
+    def _forward(self, max_edges: int) -> None:
+        auto, dfa = self.automaton, self.dfa
+        states, probs = auto.start()
+        q = np.zeros(len(states), dtype=np.int64)
+        s = np.asarray(states, dtype=np.int64)
+        alpha = np.asarray(probs, dtype=np.float64)
+        log_scale, n_edges = 0.0, 0
+        for t in range(self.max_length + 1):
+            mass = alpha.sum()
+            if mass <= 0:
+                break
+            alpha = alpha / mass
+            log_scale += float(np.log(mass))
+            self.states.append(s)
+            self.alpha.append(alpha)
+            self.log_scale.append(log_scale)
+            self.end.append(auto.end_prob(s) * dfa.accepting[q] * self.end_weight[t])
+            if t == self.max_length:
+                break
+            tokens = None if dfa.allows_any[q].any() else dfa.literal_ids
+            unique, inverse = np.unique(s, return_inverse=True)
+            edges = auto.expand(unique, tokens)
+            counts = np.bincount(edges.src, minlength=len(unique))
+            starts = np.cumsum(counts) - counts
+            per_node = counts[inverse]
+            node = np.repeat(np.arange(len(s)), per_node)
+            within = np.arange(int(per_node.sum())) - np.repeat(np.cumsum(per_node) - per_node, per_node)
+            edge = np.repeat(starts[inverse], per_node) + within
+            q_next = dfa.step(q[node], edges.token[edge]) if len(edge) else np.zeros(0, dtype=np.int64)
+            keep = q_next >= 0
+            node, edge, q_next = node[keep], edge[keep], q_next[keep]
+            n_edges += len(edge)
+            if n_edges > max_edges:
+                raise TnaasError(
+                    f"this query needs more than {max_edges:,} lattice edges: too many unknown "
+                    "tokens for this model and state size; use fewer `*`/`%`, a smaller state "
+                    "size, or no smoothing"
+                )
+            key = q_next * auto.n_states + edges.dst[edge]
+            unique_key, dst = np.unique(key, return_inverse=True)
+            prob = edges.prob[edge]
+            self.steps.append(Step(node.astype(np.int32), edges.token[edge].astype(np.int32), dst.astype(np.int32), prob))
+            alpha = np.bincount(dst, weights=alpha[node] * prob, minlength=len(unique_key))
+            q, s = unique_key // auto.n_states, unique_key % auto.n_states
+        self.steps = self.steps[: len(self.alpha) - 1]  # drop a step into an empty frontier
+
+    def _log_total(self) -> float:
+        parts = [ls + float(_log(np.dot(a, e))) for ls, a, e in zip(self.log_scale, self.alpha, self.end)]
+        return _logsumexp(np.array(parts))
+
+    @property
+    def probability(self) -> float:
+        """p(pattern): total probability of the items that match, float."""
+        return float(np.exp(self.log_z))
+
+    @property
+    def running_mass(self) -> float:
+        """Probability of matching prefixes still running after `max_length` tokens.
+
+        An upper bound on the probability mass the length cap leaves out (0 when every
+        match is shorter than the cap).
+        """
+        if len(self.alpha) <= self.max_length:
+            return 0.0
+        last = self.alpha[self.max_length]
+        going_on = 1.0 - self.automaton.end_prob(self.states[self.max_length])
+        return float(np.exp(self.log_scale[-1]) * np.dot(last, going_on))
+
+    # ---------------------------------------------------------------- backward pass
+    def _backward(self) -> None:
+        """Scaled backward messages: beta_t = exp(log_d[t]) * beta_hat[t]."""
+        horizon = len(self.alpha) - 1
+        self.beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
+        self.log_d = np.zeros(horizon + 1)
+        for t in range(horizon, -1, -1):
+            log_beta = _log(self.end[t])
+            if t < horizon:
+                step = self.steps[t]
+                inflow = np.bincount(step.src, weights=step.prob * self.beta[t + 1][step.dst], minlength=len(self.alpha[t]))
+                log_beta = np.logaddexp(log_beta, self.log_d[t + 1] + _log(inflow))
+            top = log_beta.max() if len(log_beta) else -np.inf
+            self.log_d[t] = top if np.isfinite(top) else 0.0
+            self.beta[t] = np.exp(log_beta - self.log_d[t])
+
+    def _edge_posterior(self, t: int) -> np.ndarray:
+        step = self.steps[t]
+        scale = np.exp(self.log_scale[t] + self.log_d[t + 1] - self.log_z)
+        return scale * self.alpha[t][step.src] * step.prob * self.beta[t + 1][step.dst]
+
+    def end_mass(self) -> np.ndarray:
+        """p(the item matches and has length t) for t = 0..max_length, float64 (max_length + 1,)."""
+        out = np.zeros(self.max_length + 1)
+        for t, (a, e) in enumerate(zip(self.alpha, self.end)):
+            out[t] = np.exp(self.log_scale[t]) * np.dot(a, e)
+        return out
+
+    def end_posterior(self) -> np.ndarray:
+        """p(length = t | pattern) for t = 0..max_length, float64 (max_length + 1,)."""
+        out = np.zeros(self.max_length + 1)
+        for t, (a, e) in enumerate(zip(self.alpha, self.end)):
+            out[t] = np.exp(self.log_scale[t] - self.log_z) * np.dot(a, e)
+        return out
+
+    def token_posteriors(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each position t: (token ids, probabilities) of the token at t given the pattern.
+
+        Probabilities at t sum to p(length > t | pattern); the rest is the chance that the
+        item has already ended. A list of max_length pairs of (k,) arrays.
+        """
+        if self.log_z == -np.inf:
+            raise TnaasError("no item matches the pattern: there is no posterior")
+        out = []
+        vocab_size = len(self.automaton.vocabulary)
+        for t in range(len(self.steps)):
+            weights = np.bincount(self.steps[t].token, weights=self._edge_posterior(t), minlength=vocab_size)
+            ids = np.flatnonzero(weights > 0)
+            out.append((ids, weights[ids]))
+        return out
+
+    # ---------------------------------------------------------------- exact samples
+    def sample(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """`n` exact draws of token-id sequences from p(item | pattern)."""
+        if self.log_z == -np.inf:
+            raise TnaasError("no item matches the pattern: nothing to sample")
+        first = self.alpha[0] * self.beta[0]
+        node = rng.choice(len(first), size=n, p=first / first.sum())
+        tokens = [[] for _ in range(n)]
+        active = np.arange(n)
+        for t in range(len(self.alpha)):
+            if len(active) == 0:
+                break
+            n_nodes = len(self.alpha[t])
+            end_weight = np.exp(_log(self.end[t]) - self.log_d[t])
+            if t < len(self.steps):
+                step = self.steps[t]
+                edge_weight = np.exp(_log(step.prob * self.beta[t + 1][step.dst]) + self.log_d[t + 1] - self.log_d[t])
+                owner = np.concatenate([step.src.astype(np.int64), np.arange(n_nodes)])
+                weight = np.concatenate([edge_weight, end_weight])
+                target = np.concatenate([step.dst.astype(np.int64), np.full(n_nodes, -1)])
+                token = np.concatenate([step.token.astype(np.int64), np.full(n_nodes, -1)])
+                order = np.argsort(owner, kind="stable")
+                owner, weight, target, token = owner[order], weight[order], target[order], token[order]
+            else:
+                owner, weight = np.arange(n_nodes), end_weight
+                target = token = np.full(n_nodes, -1)
+            picked = choose(owner, weight, n_nodes, node[active], rng)
+            going = token[picked] >= 0
+            for i, tok in zip(active[going], token[picked][going]):
+                tokens[i].append(tok)
+            node[active[going]] = target[picked][going]
+            active = active[going]
+        return [np.array(t, dtype=np.int64) for t in tokens]
+
+    # ----------------------------------------------------------------- k-best search
+    def _max_backward(self) -> list[np.ndarray]:
+        """log U_t(node): an upper bound (exact for deterministic automata) on the best
+        probability of finishing from each node."""
+        vocab_size = len(self.automaton.vocabulary)
+        horizon = len(self.alpha) - 1
+        log_u: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
+        for t in range(horizon, -1, -1):
+            best = _log(self.end[t])
+            if t < horizon:
+                step = self.steps[t]
+                nxt = log_u[t + 1][step.dst]
+                top = nxt.max() if len(nxt) else -np.inf
+                if np.isfinite(top):
+                    key = step.src.astype(np.int64) * vocab_size + step.token
+                    pairs, group = np.unique(key, return_inverse=True)
+                    sums = np.bincount(group, weights=step.prob * np.exp(nxt - top))
+                    via = _log(sums) + top
+                    np.maximum.at(best, pairs // vocab_size, via)
+            log_u[t] = best
+        return log_u
+
+    def top(self, k: int) -> tuple[list[tuple[np.ndarray, float]], bool]:
+        """The k most probable matching items, exactly, in descending probability.
+
+        Returns ([(token ids, p(item | pattern)), ...], complete) where `complete` is False
+        only if the search budget ran out first (what was found is still exact and ordered).
+        """
+        if self.log_z == -np.inf or k <= 0:
+            return [], True
+        log_u = self._max_backward()
+        starts = [np.searchsorted(step.src, np.arange(len(self.alpha[t]) + 1)) for t, step in enumerate(self.steps)]
+        counter = 0
+        nodes0 = np.arange(len(self.alpha[0]))
+        weights0 = _log(self.alpha[0]) + self.log_scale[0]
+        heap = [(-_logsumexp(weights0 + log_u[0]), counter, 0, (), nodes0, weights0)]
+        found: list[tuple[np.ndarray, float]] = []
+        pops = 0
+        while heap and len(found) < k:
+            neg, _, t, prefix, nodes, weights = heapq.heappop(heap)
+            pops += 1
+            if pops > MAX_SEARCH_POPS:
+                return found, False
+            if nodes is None:  # a finished item: its priority is its exact probability
+                found.append((np.array(prefix, dtype=np.int64), float(np.exp(-neg - self.log_z))))
+                continue
+            log_end = _logsumexp(weights + _log(self.end[t][nodes]))
+            if log_end > -np.inf:
+                counter += 1
+                heapq.heappush(heap, (-log_end, counter, t, prefix, None, None))
+            if t >= len(self.steps):
+                continue
+            step = self.steps[t]
+            edge = _ranges(starts[t], nodes)
+            if len(edge) == 0:
+                continue
+            owner_weight = np.repeat(weights, starts[t][nodes + 1] - starts[t][nodes])
+            log_w = owner_weight + _log(step.prob[edge])
+            token, dst = step.token[edge], step.dst[edge]
+            order = np.lexsort((dst, token))
+            token, dst, log_w = token[order], dst[order], log_w[order]
+            # merge paths that reach the same node with the same token (HMMs)
+            same = np.r_[False, (token[1:] == token[:-1]) & (dst[1:] == dst[:-1])]
+            if same.any():
+                group = np.cumsum(~same) - 1
+                log_w = np.array([_logsumexp(log_w[group == g]) for g in range(group[-1] + 1)])
+                token, dst = token[~same], dst[~same]
+            bounds = np.flatnonzero(np.r_[True, token[1:] != token[:-1], True])
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                child_nodes, child_w = dst[a:b].astype(np.int64), log_w[a:b]
+                priority = _logsumexp(child_w + log_u[t + 1][child_nodes])
+                if priority > -np.inf:
+                    counter += 1
+                    heapq.heappush(heap, (-priority, counter, t + 1, prefix + (int(token[a]),), child_nodes, child_w))
+        return found, True
+
+
+def _ranges(starts: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    counts = starts[nodes + 1] - starts[nodes]
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts[nodes], counts) + within

@@ -1,0 +1,152 @@
+"""The interface every model shares, and its implementation for exact (automaton) models.
+
+Every model: `fit(corpus) -> self`; learned attributes end in `_`; `sample(n,
+random_state=...)`; `log_prob(item)` (natural log, END included); `complete(pattern)`.
+Pages, the CLI and the benchmarks use only these, never the model's type.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.automaton import sample_ids, sequence_log_probs, temper
+from tnaas.completion import Completion, complete_exact
+from tnaas.errors import TnaasError
+from tnaas.lattice import Lattice
+from tnaas.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
+from tnaas.patterns import any_sequence_dfa, parse_pattern
+from tnaas.tokens import detokenize, tokenize
+
+MAX_SAMPLES = 100_000  # per call: more than anyone reads, few enough to stay responsive
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 10.0
+
+
+def rng_from(random_state) -> np.random.Generator:
+    """A numpy Generator from a seed (int), None (fresh entropy) or a Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(random_state)
+
+
+def check_count(n, what: str = "n", limit: int = MAX_SAMPLES) -> int:
+    """`n` as an int in 0..limit, else `TnaasError`."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= limit:
+        raise TnaasError(f"{what} must be a whole number from 0 to {limit:,}, not {n!r}")
+    return int(n)
+
+
+def check_temperature(temperature) -> float:
+    """`temperature` as a float in the allowed range, else `TnaasError`."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
+        raise TnaasError(f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, not {temperature!r}")
+    return value
+
+
+class SequenceModel:
+    """Base class: what every model provides (see the module docstring)."""
+
+    name = "model"
+    smoothed = False
+    exact = True  # completion is exact (automaton models) or approximate
+
+    def fit(self, corpus) -> SequenceModel:  # pragma: no cover - interface
+        """Learn from a `Corpus`; returns self."""
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "token_kind_"):
+            raise TnaasError(f"the {self.name} model is not fitted yet: call fit(corpus) first")
+
+    def _remember_corpus(self, corpus) -> None:
+        """Learned facts about the training corpus that every model keeps."""
+        self.token_kind_ = corpus.token_kind
+        self.vocabulary_ = corpus.vocabulary
+        self.training_items_ = frozenset(corpus.items)
+        self.training_lengths_ = np.asarray(corpus.lengths)
+        longest = int(corpus.lengths.max())
+        self.max_length_ = longest + max(10, longest // 4)
+
+    def length_distribution(self, spec: LengthDistribution | str | None) -> LengthDistribution:
+        """Resolve a length spec (`natural`, `corpus`, `MIN-MAX`, a length, or a
+        `LengthDistribution`) against this model's training corpus."""
+        from tnaas.lengths import parse_length
+
+        if spec is None:
+            return NATURAL
+        if isinstance(spec, LengthDistribution):
+            return spec
+        if str(spec).strip().lower() == "corpus":
+            return corpus_length(self.training_lengths_)
+        return parse_length(spec)
+
+    def _ids(self, item: str) -> np.ndarray:
+        index = {t: i for i, t in enumerate(self.vocabulary_)}
+        return np.array([index.get(t, -1) for t in tokenize(item, self.token_kind_)], dtype=np.int64)
+
+    def log_prob_many(self, items) -> np.ndarray:
+        """Natural-log probability of each item, END included (float64 (n,))."""
+        return np.array([self.log_prob(item) for item in items])
+
+
+class AutomatonModel(SequenceModel):
+    """A model that compiles to an automaton (`automaton_`), so every answer is exact."""
+
+    def sample(self, n: int, random_state=None, temperature: float = 1.0, length=None) -> list[str]:
+        """`n` items drawn independently (duplicates possible) from the model.
+
+        `temperature` sharpens (< 1) or flattens (> 1) every choice; `length` is a length
+        distribution spec (see `length_distribution`): other than natural, lengths are drawn
+        from it and items exactly from p(item | length).
+        """
+        self._check_fitted()
+        n = check_count(n)
+        rng = rng_from(random_state)
+        automaton = temper(self.automaton_, check_temperature(temperature))
+        lengths = self.length_distribution(length)
+        if lengths.is_natural:
+            ids = sample_ids(automaton, n, rng, 3 * self.max_length_)
+        else:
+            lattice = Lattice(
+                automaton,
+                any_sequence_dfa(len(self.vocabulary_)),
+                end_weights(automaton, lengths, lengths.max_length),
+            )
+            ids = lattice.sample(n, rng)
+        return [detokenize((self.vocabulary_[t] for t in seq), self.token_kind_) for seq in ids]
+
+    def log_prob(self, item: str) -> float:
+        """Natural-log probability that the model generates exactly `item` (END included)."""
+        return float(self.log_prob_many([item])[0])
+
+    def log_prob_many(self, items) -> np.ndarray:
+        """Natural-log probabilities of many items in one batched pass (float64 (n,))."""
+        self._check_fitted()
+        return sequence_log_probs(self.automaton_, [self._ids(item) for item in items])
+
+    def complete(
+        self,
+        pattern: str,
+        top: int = 10,
+        samples: int = 0,
+        random_state=None,
+        length=None,
+        temperature: float = 1.0,
+    ) -> Completion:
+        """Exact answer to a masked pattern (see `tnaas.patterns` and `Completion`)."""
+        self._check_fitted()
+        parsed = parse_pattern(pattern, self.token_kind_)
+        return complete_exact(
+            temper(self.automaton_, check_temperature(temperature)),
+            parsed,
+            self.token_kind_,
+            self.max_length_,
+            top=check_count(top, "top", 1000),
+            samples=check_count(samples, "samples"),
+            rng=rng_from(random_state),
+            lengths=self.length_distribution(length),
+            smoothed=self.smoothed,
+        )

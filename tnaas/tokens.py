@@ -1,0 +1,103 @@
+"""Token kinds: how an item is split into tokens and joined back, and integer encoding."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from tnaas.errors import TnaasError
+
+TOKEN_KINDS = ("characters", "words", "notes")
+
+# Scientific pitch notation as used by the bundled folk tunes: C4, F#5, Bb3, E-1.
+NOTE_PATTERN = re.compile(r"^[A-G](#|b)?-?[0-9]$")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def check_kind(kind: str) -> str:
+    """Return `kind` if it is a known token kind, else raise `TnaasError`."""
+    if kind not in TOKEN_KINDS:
+        raise TnaasError(f"unknown token kind {kind!r}: choose one of {', '.join(TOKEN_KINDS)}")
+    return kind
+
+
+def normalise(item: str, kind: str) -> str:
+    """Strip `item`; for word and note items also collapse inner whitespace to one space.
+
+    Normalising first is what makes `detokenize(tokenize(x)) == x` hold for every item.
+    """
+    item = item.strip()
+    if kind == "characters":
+        return item
+    return _WHITESPACE.sub(" ", item)
+
+
+def tokenize(item: str, kind: str) -> tuple[str, ...]:
+    """Split a normalised item into tokens: characters, or space-separated words/notes."""
+    if kind == "characters":
+        return tuple(item)
+    return tuple(item.split(" ")) if item else ()
+
+
+def detokenize(tokens: Iterable[str], kind: str) -> str:
+    """Join tokens back into an item; the inverse of `tokenize`."""
+    return ("" if kind == "characters" else " ").join(tokens)
+
+
+def infer_kind(items: Sequence[str]) -> str:
+    """Guess the token kind of raw items.
+
+    notes when every space-separated token looks like a note (C4, F#5, Bb3); words when
+    items average at least four words (sentences, verse lines); characters otherwise
+    (names, titles of a word or two).
+    """
+    words = [item.split() for item in items if item.strip()]
+    if not words:
+        return "characters"
+    if all(NOTE_PATTERN.match(token) for tokens in words for token in tokens):
+        return "notes"
+    mean_words = sum(len(tokens) for tokens in words) / len(words)
+    return "words" if mean_words >= 4 else "characters"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Items as integer token ids.
+
+    `vocabulary[i]` is the token with id i, sorted; `ids` is every item's ids concatenated
+    (int32, shape (total tokens,)); item j is `ids[offsets[j]:offsets[j + 1]]`
+    (`offsets`: int64, shape (items + 1,)).
+    """
+
+    vocabulary: tuple[str, ...]
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def item_ids(self, j: int) -> np.ndarray:
+        """The token ids of item j, shape (length,)."""
+        return self.ids[self.offsets[j] : self.offsets[j + 1]]
+
+
+def encode(items: Sequence[str], kind: str) -> Encoded:
+    """Encode normalised items as token ids over their sorted vocabulary."""
+    if kind == "characters":
+        # One pass through C: UTF-32 gives one code point per character.
+        text = "".join(items)
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        codes, ids = np.unique(points, return_inverse=True)
+        vocabulary = tuple(chr(c) for c in codes)
+        lengths = np.fromiter((len(item) for item in items), dtype=np.int64, count=len(items))
+    else:
+        sequences = [tokenize(item, kind) for item in items]
+        vocabulary = tuple(sorted({token for tokens in sequences for token in tokens}))
+        index = {token: i for i, token in enumerate(vocabulary)}
+        ids = np.fromiter(
+            (index[token] for tokens in sequences for token in tokens), dtype=np.int64
+        )
+        lengths = np.fromiter((len(t) for t in sequences), dtype=np.int64, count=len(items))
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Encoded(vocabulary, ids.astype(np.int32), offsets)
