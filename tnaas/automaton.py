@@ -206,3 +206,23 @@ def sequence_log_probs(automaton: Automaton, sequences: list[np.ndarray]) -> np.
         keep = weight > 0
         item, state, weight = item[keep], state[keep], weight[keep]
     return result
+
+
+def prefix_states(automaton: Automaton, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the automaton can be after emitting the token ids `ids` from the start.
+
+    Returns (states int64 (m,), weights float64 (m,)): the joint probability of the prefix
+    and each state (all zero weights when the prefix is impossible; an unknown token, id
+    < 0, is impossible).
+    """
+    states, weights = automaton.start()
+    states = np.asarray(states, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float64)
+    for token in np.asarray(ids, dtype=np.int64):
+        if token < 0 or len(states) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        edges = automaton.expand(states, np.array([token]))
+        unique, group = np.unique(edges.dst, return_inverse=True)
+        weights = np.bincount(group, weights=weights[edges.src] * edges.prob, minlength=len(unique))
+        states = unique
+    return states, weights

@@ -50,7 +50,10 @@ def _add_length_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> _Parser:
-    parser = _Parser(prog="python -m tnaas", description="Tech Names as a Service: learn short sequences, generate and complete them.")
+    parser = _Parser(
+        prog="python -m tnaas",
+        description="Tech Names as a Service: learn short sequences, generate and complete them.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("corpora", help="list the bundled corpora")
@@ -132,7 +135,14 @@ def _cmd_generate(args, out) -> int:
     model = _fit(args, corpus)
     status = 0
     try:
-        items = generate(model, args.n, random_state=args.seed, temperature=args.temperature, length=_length(args), include_existing=args.include_existing)
+        items = generate(
+            model,
+            args.n,
+            random_state=args.seed,
+            temperature=args.temperature,
+            length=_length(args),
+            include_existing=args.include_existing,
+        )
     except NotEnoughNovelItems as shortfall:
         items = shortfall.items
         sys.stderr.write(f"tnaas: {shortfall}\n")
@@ -147,7 +157,14 @@ def _cmd_generate(args, out) -> int:
 def _cmd_complete(args, out) -> int:
     corpus = load_corpus(args.corpus, token_kind=args.tokens, column=args.column)
     model = _fit(args, corpus)
-    result = model.complete(args.pattern, top=args.top, samples=args.samples, random_state=args.seed, length=_length(args), temperature=args.temperature)
+    result = model.complete(
+        args.pattern,
+        top=args.top,
+        samples=args.samples,
+        random_state=args.seed,
+        length=_length(args),
+        temperature=args.temperature,
+    )
     if args.json:
         out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return 0 if result.matches else 1
@@ -156,7 +173,9 @@ def _cmd_complete(args, out) -> int:
         return 1
     out.write(f"p({result.pattern}) = {result.probability:.6g}  [{result.method}]\n")
     if result.truncated_mass > 1e-12:
-        out.write(f"(items longer than {result.max_length} tokens left out: at most {result.truncated_mass:.2g} of probability)\n")
+        out.write(
+            f"(items longer than {result.max_length} tokens left out: at most {result.truncated_mass:.2g} of probability)\n"
+        )
     for position in result.positions:
         best = list(position["distribution"].items())[:6]
         shown = "  ".join(f"{t!s}:{p:.3f}" for t, p in best)

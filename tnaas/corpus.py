@@ -157,7 +157,9 @@ def load_corpus(spec: str, token_kind: str | None = None, column: str | None = N
     if path.is_dir():
         raise TnaasError(f"{spec!r} is a directory; give a .txt or .csv file")
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise TnaasError(f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+        raise TnaasError(
+            f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB"
+        )
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -183,8 +185,7 @@ def decode_text(data: bytes, filename: str = "file") -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise TnaasError(
-            f"{filename} is not UTF-8 (byte 0x{data[error.start]:02x} at position {error.start}); "
-            "re-save it as UTF-8"
+            f"{filename} is not UTF-8 (byte 0x{data[error.start]:02x} at position {error.start}); re-save it as UTF-8"
         ) from None
     controls = sum(1 for ch in text[:65536] if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r")
     if controls:

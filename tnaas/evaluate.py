@@ -57,5 +57,10 @@ def train_test_split(corpus: Corpus, test_size: int | float = 0.1, random_state=
         raise TnaasError(f"test size {test_size!r} leaves too few items on one side of the split ({n} items)")
     order = rng_from(random_state).permutation(n)
     test = tuple(corpus.items[i] for i in order[:count])
-    train = corpus_from_items([corpus.items[i] for i in order[count:]], corpus.token_kind, name=f"{corpus.name}-train", title=f"{corpus.title} (train)")
+    train = corpus_from_items(
+        [corpus.items[i] for i in order[count:]],
+        corpus.token_kind,
+        name=f"{corpus.name}-train",
+        title=f"{corpus.title} (train)",
+    )
     return train, test

@@ -9,7 +9,9 @@ MAX_DRAWS_PER_ITEM = 50  # try budget: draws per requested item before giving up
 MIN_DRAWS = 1_000
 
 
-def generate(model, n: int, random_state=None, temperature: float = 1.0, length=None, include_existing: bool = False) -> list[str]:
+def generate(
+    model, n: int, random_state=None, temperature: float = 1.0, length=None, include_existing: bool = False
+) -> list[str]:
     """`n` distinct items sampled from a fitted model, in order of first appearance.
 
     By default only items not in the training corpus count (the novelty filter). Draws

@@ -122,7 +122,9 @@ class Lattice:
             key = q_next * auto.n_states + edges.dst[edge]
             unique_key, dst = np.unique(key, return_inverse=True)
             prob = edges.prob[edge]
-            self.steps.append(Step(node.astype(np.int32), edges.token[edge].astype(np.int32), dst.astype(np.int32), prob))
+            self.steps.append(
+                Step(node.astype(np.int32), edges.token[edge].astype(np.int32), dst.astype(np.int32), prob)
+            )
             alpha = np.bincount(dst, weights=alpha[node] * prob, minlength=len(unique_key))
             q, s = unique_key // auto.n_states, unique_key % auto.n_states
         self.steps = self.steps[: len(self.alpha) - 1]  # drop a step into an empty frontier
@@ -159,7 +161,9 @@ class Lattice:
             log_beta = _log(self.end[t])
             if t < horizon:
                 step = self.steps[t]
-                inflow = np.bincount(step.src, weights=step.prob * self.beta[t + 1][step.dst], minlength=len(self.alpha[t]))
+                inflow = np.bincount(
+                    step.src, weights=step.prob * self.beta[t + 1][step.dst], minlength=len(self.alpha[t])
+                )
                 log_beta = np.logaddexp(log_beta, self.log_d[t + 1] + _log(inflow))
             top = log_beta.max() if len(log_beta) else -np.inf
             self.log_d[t] = top if np.isfinite(top) else 0.0

@@ -60,7 +60,9 @@ def parse_pattern(text: str, token_kind: str) -> Pattern:
     """
     text = text.strip() if token_kind != "characters" else text
     if not text.strip():
-        raise TnaasError("empty pattern: write e.g. `***base`, `mo%` or `*u*a` (`*` = one unknown token, `%` = any run)")
+        raise TnaasError(
+            "empty pattern: write e.g. `***base`, `mo%` or `*u*a` (`*` = one unknown token, `%` = any run)"
+        )
     pieces = list(text) if token_kind == "characters" else text.split()
     elements: list[tuple[str, str | None]] = []
     i = 0
@@ -117,9 +119,7 @@ def compile_pattern(pattern: Pattern, vocabulary: tuple[str, ...]) -> PatternDFA
     unknown = [t for t in pattern.literals if t not in index]
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:5])
-        raise TnaasError(
-            f"the pattern uses {shown}, which never appears in this corpus, so no item can match"
-        )
+        raise TnaasError(f"the pattern uses {shown}, which never appears in this corpus, so no item can match")
     literal_class = {token: j + 1 for j, token in enumerate(pattern.literals)}
     token_class = np.zeros(len(vocabulary), dtype=np.int64)
     for token, cls in literal_class.items():

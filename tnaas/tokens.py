@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -94,9 +94,7 @@ def encode(items: Sequence[str], kind: str) -> Encoded:
         sequences = [tokenize(item, kind) for item in items]
         vocabulary = tuple(sorted({token for tokens in sequences for token in tokens}))
         index = {token: i for i, token in enumerate(vocabulary)}
-        ids = np.fromiter(
-            (index[token] for tokens in sequences for token in tokens), dtype=np.int64
-        )
+        ids = np.fromiter((index[token] for tokens in sequences for token in tokens), dtype=np.int64)
         lengths = np.fromiter((len(t) for t in sequences), dtype=np.int64, count=len(items))
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

@@ -96,9 +96,47 @@ MODELS: dict[str, ModelSpec] = {
             "tnaas.models.markov",
             "MarkovModel",
             (
-                Hyperparameter("state_size", "int", 3, "tokens of context (k)", 1, 6, corpus_default="default_state_size"),
-                Hyperparameter("smoothing", "choice", "none", "unseen transitions: none (markovify) or kneser-ney", choices=("none", "kneser-ney")),
+                Hyperparameter(
+                    "state_size", "int", 3, "tokens of context (k)", 1, 6, corpus_default="default_state_size"
+                ),
+                Hyperparameter(
+                    "smoothing",
+                    "choice",
+                    "none",
+                    "unseen transitions: none (markovify) or kneser-ney",
+                    choices=("none", "kneser-ney"),
+                ),
             ),
+        ),
+        ModelSpec(
+            "hmm",
+            "Hidden Markov model",
+            "Hidden states emit tokens and move on; an explicit END symbol lets items stop by themselves.",
+            "tnaas.models.hmm",
+            "HMMModel",
+            (
+                Hyperparameter("hidden_states", "int", 16, "number of hidden states", 2, 64),
+                Hyperparameter("iterations", "int", 100, "most EM iterations (stops early once converged)", 1, 1000),
+            ),
+            seeded=True,
+            requires=("hmmlearn",),
+            install="pip install hmmlearn",
+        ),
+        ModelSpec(
+            "lstm",
+            "LSTM",
+            "A recurrent neural network (PyTorch) that reads the whole prefix; completion is approximate (SMC).",
+            "tnaas.models.lstm",
+            "LSTMModel",
+            (
+                Hyperparameter("hidden_size", "int", 128, "LSTM hidden units", 8, 1024),
+                Hyperparameter(
+                    "epochs", "int", 30, "most training epochs (early stopping on a validation split)", 1, 500
+                ),
+            ),
+            seeded=True,
+            requires=("torch",),
+            install="pip install -r requirements-lstm.txt  (torch==2.13.0, CPU)",
         ),
     )
 }

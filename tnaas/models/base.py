@@ -7,10 +7,13 @@ Pages, the CLI and the benchmarks use only these, never the model's type.
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from tnaas.automaton import sample_ids, sequence_log_probs, temper
-from tnaas.completion import Completion, complete_exact
+import numpy as np
+import pandas as pd
+
+from tnaas.automaton import prefix_states, sample_ids, sequence_log_probs, temper
+from tnaas.completion import END_KEY, Completion, complete_exact
 from tnaas.errors import TnaasError
 from tnaas.lattice import Lattice
 from tnaas.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
@@ -44,6 +47,19 @@ def check_temperature(temperature) -> float:
     if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
         raise TnaasError(f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, not {temperature!r}")
     return value
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """A matrix a model wants to show: long-form `data` with columns row, column, value.
+
+    `value` is a probability (each row sums to at most 1). Titles name the axes.
+    """
+
+    title: str
+    row_title: str
+    column_title: str
+    data: pd.DataFrame
 
 
 class SequenceModel:
@@ -91,6 +107,10 @@ class SequenceModel:
         """Natural-log probability of each item, END included (float64 (n,))."""
         return np.array([self.log_prob(item) for item in items])
 
+    def inspect(self, limit: int = 20) -> list[Heatmap]:
+        """Matrices that show what the model learned (none by default)."""
+        return []
+
 
 class AutomatonModel(SequenceModel):
     """A model that compiles to an automaton (`automaton_`), so every answer is exact."""
@@ -126,6 +146,25 @@ class AutomatonModel(SequenceModel):
         """Natural-log probabilities of many items in one batched pass (float64 (n,))."""
         self._check_fitted()
         return sequence_log_probs(self.automaton_, [self._ids(item) for item in items])
+
+    def next_token_distribution(self, prefix: str) -> dict[str, float]:
+        """p(next token | the item starts with `prefix`), with `END_KEY` for "the item ends".
+
+        Sorted by probability; empty when the model cannot produce `prefix` at all.
+        """
+        self._check_fitted()
+        ids = self._ids(prefix) if prefix else np.zeros(0, dtype=np.int64)
+        states, weights = prefix_states(self.automaton_, ids)
+        if weights.sum() <= 0:
+            return {}
+        weights = weights / weights.sum()
+        edges = self.automaton_.expand(states)
+        mass = np.bincount(edges.token, weights=weights[edges.src] * edges.prob, minlength=len(self.vocabulary_))
+        dist = {self.vocabulary_[t]: float(mass[t]) for t in np.flatnonzero(mass)}
+        end = float(np.dot(weights, self.automaton_.end_prob(states)))
+        if end > 0:
+            dist[END_KEY] = end
+        return dict(sorted(dist.items(), key=lambda kv: -kv[1]))
 
     def complete(
         self,

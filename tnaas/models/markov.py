@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 
 from tnaas.chain import ChainAutomaton
+from tnaas.completion import END_KEY
 from tnaas.errors import TnaasError
 from tnaas.kneser_ney import KneserNeyAutomaton
-from tnaas.models.base import AutomatonModel
+from tnaas.models.base import AutomatonModel, Heatmap
 from tnaas.ngram import BEGIN, END, HistoryTrie, NgramCounts, count_ngrams
 
 MIN_STATE_SIZE, MAX_STATE_SIZE = 1, 6
@@ -58,6 +60,34 @@ class MarkovModel(AutomatonModel):
         self.counts_ = counts
         self.trie_ = HistoryTrie.build(counts)
         self.automaton_ = SMOOTHINGS[self.smoothing](self.trie_)
+
+    def inspect(self, limit: int = 20) -> list[Heatmap]:
+        """The transition matrix: for the `limit` most frequent states (token x token at
+        state size 1), the probability of each next token (the 30 most common), END included."""
+        self._check_fitted()
+        counts = self.counts_
+        names = list(counts.vocabulary) + [END_KEY, "·"]  # "·" marks BEGIN padding
+        trie = self.trie_
+        top_nodes = np.flatnonzero(trie.order == self.state_size)
+        totals = np.add.reduceat(trie.edge_count, trie.edge_start[top_nodes]) if len(top_nodes) else np.zeros(0)
+        top_nodes = top_nodes[np.argsort(-totals, kind="stable")[:limit]]
+        token_totals = np.bincount(counts.next_ids, weights=counts.counts, minlength=len(names))
+        columns = set(np.argsort(-token_totals, kind="stable")[:30].tolist())
+        rows = []
+        for node in top_nodes:
+            label = (
+                "".join(names[t] for t in _history_tokens(trie, node))
+                if self.token_kind_ == "characters"
+                else " ".join(names[t] for t in _history_tokens(trie, node))
+            )
+            edges = self.automaton_.expand(np.array([node]))
+            dist = dict(zip(edges.token.tolist(), edges.prob.tolist()))
+            dist[len(counts.vocabulary)] = float(self.automaton_.end_prob(np.array([node]))[0])
+            for token, p in dist.items():
+                if token in columns and p > 0:
+                    rows.append((label, names[token], p))
+        data = pd.DataFrame(rows, columns=["row", "column", "value"])
+        return [Heatmap(f"Transition matrix (state size {self.state_size})", "state (last tokens)", "next token", data)]
 
     # ------------------------------------------------------------ markovify JSON
     def to_markovify_json(self) -> str:
@@ -112,6 +142,15 @@ class MarkovModel(AutomatonModel):
         model.max_length_ = 60 if kind == "characters" else 120
         model._compile(counts)
         return model
+
+
+def _history_tokens(trie: HistoryTrie, node: int) -> list[int]:
+    """Token ids of a trie node's history, first to last."""
+    tokens = []
+    while node > 0:
+        tokens.append(int(trie.first[node]))
+        node = int(trie.parent[node])
+    return tokens
 
 
 def _markovify_rows(data) -> list[tuple[tuple[str, ...], str, int]]:
