@@ -69,8 +69,12 @@ class SequenceModel:
     smoothed = False
     exact = True  # completion is exact (automaton models) or approximate
 
-    def fit(self, corpus) -> SequenceModel:  # pragma: no cover - interface
-        """Learn from a `Corpus`; returns self."""
+    def fit(self, corpus, progress=None) -> SequenceModel:  # pragma: no cover - interface
+        """Learn from a `Corpus`; returns self.
+
+        `progress`, if given, is called as progress(fraction done in [0, 1], message) during
+        long fits (the app shows it as a progress bar).
+        """
         raise NotImplementedError
 
     def _check_fitted(self) -> None:

@@ -49,8 +49,11 @@ class MarkovModel(AutomatonModel):
         if self.smoothing not in SMOOTHINGS:
             raise TnaasError(f"unknown smoothing {self.smoothing!r}: choose {' or '.join(SMOOTHINGS)}")
 
-    def fit(self, corpus) -> MarkovModel:
-        """Count the corpus's transitions (markovify's `Chain.build`, vectorised)."""
+    def fit(self, corpus, progress=None) -> MarkovModel:
+        """Count the corpus's transitions (markovify's `Chain.build`, vectorised).
+
+        Counting is fast, so `progress` is accepted (shared interface) but not called.
+        """
         self._check_params()
         self._remember_corpus(corpus)
         self._compile(count_ngrams(corpus.encoded, int(self.state_size)))
