@@ -1,4 +1,4 @@
-"""The command line: `python -m tnaas corpora | corpus | generate | complete | evaluate`.
+"""The command line: `python -m tnaas corpora | corpus | generate | complete | evaluate | compare | sounds-like`.
 
 Exit status: 0 success; 1 nothing to report (no novel items enough, a pattern that cannot
 match) after saying so; 2 bad input, with one line on stderr and no traceback.
@@ -91,6 +91,22 @@ def _build_parser() -> _Parser:
     _add_model_options(ev)
     ev.add_argument("--seed", type=int, help="random seed for models that train stochastically")
     ev.add_argument("--json", action="store_true", help="one JSON object")
+    cmp = commands.add_parser("compare", help="compare models on one corpus: held-out NLL, novelty, diversity, fit time")
+    _add_corpus_options(cmp)
+    cmp.add_argument(
+        "--models",
+        nargs="+",
+        metavar="NAME[:param=value,...]",
+        help="models to compare, e.g. markov:state_size=3 markov:state_size=5,smoothing=kneser-ney hmm (default: a standard line-up)",
+    )
+    cmp.add_argument("--test-size", type=float, default=0.1, help="held-out share (<1) or count (default 0.1)")
+    cmp.add_argument("--samples", type=int, default=500, help="samples per model for novelty and diversity (default 500)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the split, the fits and the samples (default 0)")
+    cmp.add_argument("--json", action="store_true", help="a JSON list of rows")
+
+    like = commands.add_parser("sounds-like", help="which bundled corpus a name sounds like (Bayes over corpus models)")
+    like.add_argument("name")
+    like.add_argument("--json", action="store_true", help="one JSON object")
     return parser
 
 
@@ -211,12 +227,47 @@ def _cmd_evaluate(args, out) -> int:
     return 0
 
 
+def _cmd_compare(args, out) -> int:
+    from tnaas.compare import compare_models, default_lineup, parse_model_choice
+
+    corpus = load_corpus(args.corpus, token_kind=args.tokens, column=args.column)
+    choices = [parse_model_choice(text) for text in args.models] if args.models else default_lineup()
+    test_size = args.test_size if args.test_size < 1 else int(args.test_size)
+    rows = compare_models(corpus, choices, test_size=test_size, samples=args.samples, random_state=args.seed)
+    if args.json:
+        data = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.to_dict().items()} for r in rows]
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return 0
+    table = [["model", "nll/token", "perplexity", "novelty", "diversity", "fit s", "completion"]]
+    for r in rows:
+        if r.note:
+            table.append([r.model, "-", "-", "-", "-", "-", r.note])
+            continue
+        table.append([r.model, f"{r.nll_per_token:.4f}", f"{r.perplexity:.3f}", f"{r.novelty:.0%}", f"{r.diversity:.0%}", f"{r.fit_seconds:.2f}", "exact" if r.exact else "approximate"])
+    _print_table(table, out)
+    return 0
+
+
+def _cmd_sounds_like(args, out) -> int:
+    from tnaas.quiz import fit_corpus_models, posterior
+
+    result = posterior(args.name, fit_corpus_models())
+    if args.json:
+        out.write(json.dumps({"name": args.name, "posterior": result}, ensure_ascii=False) + "\n")
+    else:
+        for label, p in result.items():
+            out.write(f"{p:7.2%}  {label}\n")
+    return 0
+
+
 COMMANDS = {
     "corpora": _cmd_corpora,
     "corpus": _cmd_corpus,
     "generate": _cmd_generate,
     "complete": _cmd_complete,
     "evaluate": _cmd_evaluate,
+    "compare": _cmd_compare,
+    "sounds-like": _cmd_sounds_like,
 }
 
 
