@@ -18,6 +18,9 @@ from tnaas.generate import generate
 from tnaas.models import MODELS, get_spec
 
 
+MAX_TEXT_POSITIONS = 8  # the text view stays readable; --json has every position
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit status 2."""
 
@@ -192,10 +195,13 @@ def _cmd_complete(args, out) -> int:
         out.write(
             f"(items longer than {result.max_length} tokens left out: at most {result.truncated_mass:.2g} of probability)\n"
         )
-    for position in result.positions:
+    shown_positions = result.positions[:MAX_TEXT_POSITIONS]
+    for position in shown_positions:
         best = list(position["distribution"].items())[:6]
         shown = "  ".join(f"{t!s}:{p:.3f}" for t, p in best)
         out.write(f"position {position['index']}: {shown}\n")
+    if len(result.positions) > len(shown_positions):
+        out.write(f"… {len(result.positions) - len(shown_positions)} more positions (see --json)\n")
     if result.top:
         out.write("most probable completions:\n")
         for entry in result.top:

@@ -7,7 +7,7 @@ Pages, the CLI and the benchmarks use only these, never the model's type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -181,15 +181,35 @@ class AutomatonModel(SequenceModel):
     ) -> Completion:
         """Exact answer to a masked pattern (see `tnaas.patterns` and `Completion`)."""
         self._check_fitted()
-        parsed = parse_pattern(pattern, self.token_kind_)
-        return complete_exact(
-            temper(self.automaton_, check_temperature(temperature)),
-            parsed,
+        automaton = temper(self.automaton_, check_temperature(temperature))
+        lengths = self.length_distribution(length)
+        result = complete_exact(
+            automaton,
+            parse_pattern(pattern, self.token_kind_),
             self.token_kind_,
             self.max_length_,
             top=check_count(top, "top", 1000),
             samples=check_count(samples, "samples"),
             rng=rng_from(random_state),
-            lengths=self.length_distribution(length),
+            lengths=lengths,
             smoothed=self.smoothed,
         )
+        if not result.matches:
+            hint = self._case_hint(pattern, automaton, lengths)
+            if hint:
+                result = replace(result, message=f"{result.message} {hint}")
+        return result
+
+    def _case_hint(self, pattern: str, automaton, lengths) -> str:
+        """"Did you mean 'Pika*'?" when only the letter case stands in the way."""
+        for variant in dict.fromkeys((pattern.capitalize(), pattern.lower(), pattern.upper())):
+            if variant == pattern:
+                continue
+            try:
+                parsed = parse_pattern(variant, self.token_kind_)
+                answer = complete_exact(automaton, parsed, self.token_kind_, self.max_length_, top=0, lengths=lengths)
+            except TnaasError:
+                continue
+            if answer.matches:
+                return f"Did you mean {variant!r}? (p = {answer.probability:.3g})"
+        return ""
