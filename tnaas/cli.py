@@ -220,13 +220,11 @@ def _cmd_evaluate(args, out) -> int:
         data = result.to_dict()
         data = {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in data.items()}
         data["infinite"] = math.isinf(result.nll_per_token)
+        data["explanation"] = result.explain_infinity(model.smoothed)
         out.write(json.dumps(data) + "\n")
         return 0
     if math.isinf(result.nll_per_token):
-        out.write(
-            f"nll_per_token: infinity — {result.impossible_items} of {result.items} test items have probability 0 "
-            "under this model (an unseen transition or token); try --smoothing kneser-ney\n"
-        )
+        out.write(f"nll_per_token: infinity — {result.explain_infinity(model.smoothed)}\n")
     else:
         out.write(f"nll_per_token: {result.nll_per_token:.4f} nats\nperplexity: {result.perplexity:.3f}\n")
     out.write(f"tokens: {result.tokens:,}\nitems: {result.items:,}\n")

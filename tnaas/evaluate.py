@@ -27,6 +27,25 @@ class Evaluation:
     tokens: int
     items: int
     impossible_items: int
+    unknown_token_items: int = 0
+    unknown_tokens: tuple[str, ...] = ()
+
+    def explain_infinity(self, smoothed: bool) -> str:
+        """Why the NLL is infinite, in a sentence (empty when it is finite)."""
+        if math.isfinite(self.nll_per_token):
+            return ""
+        parts = []
+        if self.unknown_token_items:
+            shown = ", ".join(repr(t) for t in self.unknown_tokens[:5])
+            parts.append(
+                f"{self.unknown_token_items} of {self.items} test items contain tokens the training corpus never has ({shown}), "
+                "which no model trained on it can produce"
+            )
+        unseen = self.impossible_items - self.unknown_token_items
+        if unseen:
+            fix = "" if smoothed else " (--smoothing kneser-ney gives them a probability)"
+            parts.append(f"{unseen} of {self.items} test items need a transition never seen in training{fix}")
+        return "; ".join(parts)
 
     def to_dict(self) -> dict:
         """The JSON shape of `python -m tnaas evaluate --json`."""
@@ -40,10 +59,22 @@ def evaluate(model, items) -> Evaluation:
     if not items:
         raise TnaasError("no test items to evaluate on")
     log_probs = np.asarray(model.log_prob_many(items))
-    tokens = sum(len(tokenize(item, model.token_kind_)) + 1 for item in items)
+    sequences = [tokenize(item, model.token_kind_) for item in items]
+    tokens = sum(len(seq) + 1 for seq in sequences)
     impossible = int(np.sum(~np.isfinite(log_probs)))
+    known = set(model.vocabulary_)
+    unknown = [sorted(set(seq) - known) for seq in sequences]
+    unknown_tokens = tuple(sorted({t for ts in unknown for t in ts}))
     nll = math.inf if impossible else float(-log_probs.sum() / tokens)
-    return Evaluation(nll, math.exp(nll) if nll < 700 else math.inf, tokens, len(items), impossible)
+    return Evaluation(
+        nll,
+        math.exp(nll) if nll < 700 else math.inf,
+        tokens,
+        len(items),
+        impossible,
+        sum(1 for ts in unknown if ts),
+        unknown_tokens,
+    )
 
 
 def train_test_split(corpus: Corpus, test_size: int | float = 0.1, random_state=None) -> tuple[Corpus, tuple[str, ...]]:
