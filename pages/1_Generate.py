@@ -1,0 +1,60 @@
+"""Generate: new items with temperature, length distribution and novelty; a shortlist to download."""
+
+import streamlit as st
+
+from tnaas import charts, dashboard
+
+selection = dashboard.page("Generate", "🎲")
+model = dashboard.model_or_stop(selection)
+st.title("🎲 Generate")
+st.caption(selection.describe())
+
+left, middle, right = st.columns(3)
+n = left.slider("How many", 1, 200, 20, key="gen/n", help="Distinct items to generate")
+temperature = middle.slider(
+    "Temperature", 0.1, 3.0, 1.0, 0.05, key="gen/temperature", help="Below 1: safer, more typical; above 1: wilder"
+)
+seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="gen/seed", help="Same seed, same settings: same items")
+novel = st.toggle("New items only", True, key="gen/novel", help="Leave out items that are already in the corpus")
+length = dashboard.length_controls(selection.corpus, "gen")
+
+with dashboard.user_errors():
+    items, warning = dashboard.generated(selection.key, n, int(seed), temperature, length, novel, _model=model)
+    if warning:
+        st.warning(warning, icon="🔎")
+    table = dashboard.generation_table(selection.key, tuple(items), _model=model)
+    target, label = dashboard.target_length_probs(selection.key, length, _model=model, _corpus=selection.corpus)
+
+    shortlist = st.session_state.setdefault("shortlist", {}).setdefault(selection.corpus_key, [])
+    table.insert(0, "keep", table["item"].isin(shortlist))
+    edited = st.data_editor(
+        table,
+        key=f"gen/table/{hash((selection.key, tuple(items)))}",  # a fresh editor for fresh results
+        hide_index=True,
+        disabled=["item", "log_prob", "status"],
+        column_config={
+            "keep": st.column_config.CheckboxColumn("keep", help="Tick to add to your shortlist"),
+            "log_prob": st.column_config.NumberColumn("log-probability", format="%.2f", help="ln p(item), nats"),
+            "status": st.column_config.TextColumn("new or in corpus"),
+        },
+    )
+    shortlist[:] = dashboard.update_shortlist(shortlist, edited)
+    one, two = st.columns(2)
+    one.download_button(
+        "Download table (CSV)", dashboard.as_csv(table.drop(columns="keep")), "generated.csv", "text/csv"
+    )
+    two.download_button("Download items (TXT)", dashboard.as_txt(items), "generated.txt", "text/plain")
+
+    st.subheader(f"Shortlist ({len(shortlist)})")
+    if shortlist:
+        st.markdown("\n".join(f"- {item}" for item in shortlist))
+        st.download_button("Download shortlist (TXT)", dashboard.as_txt(shortlist), "shortlist.txt", "text/plain")
+    else:
+        st.caption("Tick items in the table to keep them here; the shortlist survives new seeds.")
+
+    lengths = dashboard.item_lengths(items, selection.corpus.token_kind)
+    st.altair_chart(charts.length_comparison_chart(target, lengths, selection.unit, label), width="stretch")
+
+    if selection.corpus.token_kind == "notes":
+        st.subheader("Listen")
+        dashboard.tune_player(items, "gen/tune")

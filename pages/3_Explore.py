@@ -1,0 +1,39 @@
+"""Explore: what the model learned (transition matrices) and what the corpus looks like."""
+
+import streamlit as st
+
+from tnaas import charts, dashboard
+
+selection = dashboard.page("Explore", "🔍")
+model = dashboard.model_or_stop(selection)
+corpus = selection.corpus
+st.title("🔍 Explore")
+st.caption(selection.describe())
+
+stats = dashboard.corpus_stats(corpus)
+for column, (label, value) in zip(st.columns(len(stats)), stats.items()):
+    column.metric(label, value)
+
+st.subheader("What the model learned")
+limit = st.slider("States to show", 5, 60, 25, key="explore/limit", help="The most frequent states (rows)")
+with dashboard.user_errors():
+    for heatmap in dashboard.heatmaps(selection.key, limit, _model=model):
+        st.altair_chart(charts.heatmap_chart(heatmap), width="stretch")
+
+st.subheader("Next token")
+context = st.text_input(
+    "Context", "", key=f"explore/context/{corpus.token_kind}", help="The start of an item; empty means the very start"
+)
+with dashboard.user_errors():
+    distribution = model.next_token_distribution(context)
+    if distribution:
+        st.altair_chart(charts.next_token_chart(distribution, context), width="stretch")
+    else:
+        st.warning(f"The model never produces an item that starts with {context!r}.", icon="🚫")
+
+st.subheader("The corpus")
+left, right = st.columns(2)
+left.altair_chart(charts.length_histogram_chart(corpus.lengths, selection.unit), width="stretch")
+top_n = right.slider("Top tokens", 5, 60, 25, key="explore/top")
+frequencies = dashboard.token_frequencies(corpus.content_hash, top_n, _corpus=corpus)
+right.altair_chart(charts.token_frequency_chart(frequencies, corpus.token_kind), width="stretch")

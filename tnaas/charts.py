@@ -1,0 +1,232 @@
+"""Altair charts for the app: pure functions from data or results to an `alt.Chart`.
+
+Every chart has a title, axis titles and tooltips; widths are left to the page
+(`st.altair_chart(chart, width="stretch")`), heights grow with the number of rows.
+Nothing here imports streamlit, so the charts can be tested and reused elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from tnaas.completion import END_KEY, Completion
+from tnaas.models.base import Heatmap
+from tnaas.tokens import tokenize
+
+ROW_HEIGHT = 18  # pixels per row of a heatmap or horizontal bar chart: labels stay legible
+MIN_HEIGHT = 160
+PROBABILITY_FORMAT = ".3g"
+
+
+def _height(rows: int) -> int:
+    return max(MIN_HEIGHT, ROW_HEIGHT * rows)
+
+
+def show_token(token: str) -> str:
+    """A token as a readable axis label: a space becomes `␣`, END stays `<end>`."""
+    return "␣" if token == " " else token
+
+
+def heatmap_chart(heatmap: Heatmap) -> alt.Chart:
+    """A model's matrix (`Heatmap`: long-form row, column, value) as a colour grid.
+
+    Rows keep the model's order (most frequent state first); columns are ordered by
+    their total probability, with the end marker last.
+    """
+    data = heatmap.data.copy()
+    data["column"] = data["column"].map(show_token)
+    rows = list(dict.fromkeys(data["row"]))
+    mass = data.groupby("column")["value"].sum().sort_values(ascending=False)
+    columns = [c for c in mass.index if c != END_KEY] + ([END_KEY] if END_KEY in mass.index else [])
+    return (
+        alt.Chart(data, title=heatmap.title)
+        .mark_rect()
+        .encode(
+            x=alt.X("column:N", title=heatmap.column_title, sort=columns, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("row:N", title=heatmap.row_title, sort=rows),
+            color=alt.Color("value:Q", title="probability", scale=alt.Scale(scheme="blues")),
+            tooltip=[
+                alt.Tooltip("row:N", title=heatmap.row_title),
+                alt.Tooltip("column:N", title=heatmap.column_title),
+                alt.Tooltip("value:Q", title="probability", format=PROBABILITY_FORMAT),
+            ],
+        )
+        .properties(height=_height(len(rows)))
+    )
+
+
+def posterior_frame(completion: Completion, top_tokens: int = 12) -> pd.DataFrame:
+    """The posterior of each unknown position, long form: position (1-based label),
+    token, probability; per position only its `top_tokens` most probable tokens."""
+    rows = []
+    for position in completion.positions:
+        label = f"#{position['index'] + 1}"
+        for token, p in list(position["distribution"].items())[:top_tokens]:
+            rows.append((label, show_token(token), p))
+    return pd.DataFrame(rows, columns=["position", "token", "probability"])
+
+
+def posterior_chart(completion: Completion, top_tokens: int = 12) -> alt.Chart:
+    """Heatmap of p(token at position | the item matches the pattern): unknown position x token."""
+    data = posterior_frame(completion, top_tokens)
+    order = data.groupby("token")["probability"].sum().sort_values(ascending=False).index.tolist()
+    return (
+        alt.Chart(data, title=f"Posterior of each unknown position given {completion.pattern!r}")
+        .mark_rect()
+        .encode(
+            x=alt.X("token:N", title="token", sort=order, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("position:N", title="position in the item", sort=list(dict.fromkeys(data["position"]))),
+            color=alt.Color("probability:Q", title="probability", scale=alt.Scale(scheme="oranges")),
+            tooltip=[
+                alt.Tooltip("position:N"),
+                alt.Tooltip("token:N"),
+                alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT),
+            ],
+        )
+        .properties(height=_height(data["position"].nunique() + 2))
+    )
+
+
+def top_completions_chart(completion: Completion) -> alt.Chart:
+    """Horizontal bars: the most probable matches and p(item | pattern)."""
+    data = pd.DataFrame(completion.top, columns=["text", "probability"])
+    return (
+        alt.Chart(data, title="Most probable completions")
+        .mark_bar()
+        .encode(
+            x=alt.X("probability:Q", title="p(item | pattern)"),
+            y=alt.Y("text:N", title="completion", sort="-x"),
+            tooltip=[
+                alt.Tooltip("text:N", title="completion"),
+                alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT),
+            ],
+        )
+        .properties(height=_height(len(data)))
+    )
+
+
+def length_frame(target: np.ndarray | None, generated_lengths, target_label: str = "target") -> pd.DataFrame:
+    """Long-form length shares: length (tokens), share (fraction of items), series.
+
+    `target` is p(λ) indexed by length (float (max λ + 1,)) or None; `generated_lengths`
+    are the lengths of the generated items (ints).
+    """
+    frames = []
+    if target is not None:
+        target = np.asarray(target, dtype=np.float64)
+        lengths = np.flatnonzero(target)
+        frames.append(pd.DataFrame({"length": lengths, "share": target[lengths], "series": target_label}))
+    generated = np.asarray(list(generated_lengths), dtype=np.int64)
+    if len(generated):
+        counts = np.bincount(generated)
+        lengths = np.flatnonzero(counts)
+        frames.append(
+            pd.DataFrame({"length": lengths, "share": counts[lengths] / len(generated), "series": "generated"})
+        )
+    if not frames:
+        return pd.DataFrame(columns=["length", "share", "series"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def length_comparison_chart(target: np.ndarray | None, generated_lengths, unit: str, target_label: str) -> alt.Chart:
+    """The target length distribution (line) against the lengths actually generated (bars)."""
+    data = length_frame(target, generated_lengths, target_label)
+    base = alt.Chart(data, title="Target length distribution vs generated lengths").encode(
+        x=alt.X("length:Q", title=f"length ({unit})", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("share:Q", title="share of items", axis=alt.Axis(format="%")),
+        color=alt.Color("series:N", title=None),
+        tooltip=[
+            alt.Tooltip("series:N"),
+            alt.Tooltip("length:Q", title=f"length ({unit})"),
+            alt.Tooltip("share:Q", format=".1%"),
+        ],
+    )
+    bars = base.transform_filter(alt.datum.series == "generated").mark_bar(opacity=0.6)
+    line = base.transform_filter(alt.datum.series != "generated").mark_line(point=True)
+    return alt.layer(bars, line).properties(height=260)
+
+
+def length_histogram_chart(lengths, unit: str) -> alt.Chart:
+    """How many corpus items have each length (bars)."""
+    counts = np.bincount(np.asarray(lengths, dtype=np.int64))
+    present = np.flatnonzero(counts)
+    data = pd.DataFrame({"length": present, "items": counts[present]})
+    return (
+        alt.Chart(data, title="Length distribution of the corpus")
+        .mark_bar()
+        .encode(
+            x=alt.X("length:Q", title=f"length ({unit})", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("items:Q", title="items"),
+            tooltip=[alt.Tooltip("length:Q", title=f"length ({unit})"), alt.Tooltip("items:Q")],
+        )
+        .properties(height=240)
+    )
+
+
+def distribution_frame(distribution: dict[str, float], top: int = 25) -> pd.DataFrame:
+    """A {token: probability} dict as a frame of its `top` largest entries (token, probability)."""
+    items = sorted(distribution.items(), key=lambda kv: -kv[1])[:top]
+    return pd.DataFrame([(show_token(t), p) for t, p in items], columns=["token", "probability"])
+
+
+def next_token_chart(distribution: dict[str, float], context: str, top: int = 25) -> alt.Chart:
+    """Horizontal bars: p(next token | the item starts with `context`)."""
+    data = distribution_frame(distribution, top)
+    shown = repr(context) if context else "the start of an item"
+    return (
+        alt.Chart(data, title=f"Next token after {shown}")
+        .mark_bar()
+        .encode(
+            x=alt.X("probability:Q", title="p(next token | context)"),
+            y=alt.Y("token:N", title="next token", sort="-x"),
+            tooltip=[alt.Tooltip("token:N"), alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT)],
+        )
+        .properties(height=_height(len(data)))
+    )
+
+
+def token_frequencies(items, token_kind: str, top: int = 25) -> pd.DataFrame:
+    """The `top` most frequent tokens of `items`: token, count, share (of all tokens)."""
+    counts = Counter(t for item in items for t in tokenize(item, token_kind))
+    total = sum(counts.values()) or 1
+    rows = [(show_token(t), c, c / total) for t, c in counts.most_common(top)]
+    return pd.DataFrame(rows, columns=["token", "count", "share"])
+
+
+def token_frequency_chart(frequencies: pd.DataFrame, noun: str) -> alt.Chart:
+    """Horizontal bars of the most frequent tokens (`frequencies` from `token_frequencies`)."""
+    return (
+        alt.Chart(frequencies, title=f"The {len(frequencies)} most frequent {noun}")
+        .mark_bar()
+        .encode(
+            x=alt.X("count:Q", title="occurrences"),
+            y=alt.Y("token:N", title=noun, sort="-x"),
+            tooltip=[alt.Tooltip("token:N", title=noun), alt.Tooltip("count:Q"), alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=_height(len(frequencies)))
+    )
+
+
+def piano_roll_chart(roll: pd.DataFrame, title: str = "Piano roll") -> alt.Chart:
+    """A tune as bars on a time x pitch grid (`roll` from `tnaas.audio.piano_roll`)."""
+    low, high = int(roll["midi"].min()), int(roll["midi"].max())
+    return (
+        alt.Chart(roll, title=title)
+        .mark_bar(height=6, cornerRadius=2)
+        .encode(
+            x=alt.X("start:Q", title="time (seconds)"),
+            x2="end:Q",
+            y=alt.Y("midi:Q", title="pitch (MIDI number)", scale=alt.Scale(domain=[low - 1, high + 1])),
+            color=alt.Color("midi:Q", legend=None, scale=alt.Scale(scheme="viridis")),
+            tooltip=[
+                alt.Tooltip("step:Q", title="note #"),
+                alt.Tooltip("note:N"),
+                alt.Tooltip("start:Q", format=".2f"),
+            ],
+        )
+        .properties(height=max(MIN_HEIGHT, 8 * (high - low + 3)))
+    )
