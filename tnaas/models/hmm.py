@@ -1,0 +1,294 @@
+"""The hidden Markov model: hmmlearn's `CategoricalHMM` with an END symbol, as an automaton.
+
+hmmlearn has no end state, so the emission alphabet gets one extra symbol, END, and every
+training item is followed by it. Then
+
+    p(x1..xn) = sum over h1..h(n+1) of π(h1) B(h1,x1) A(h1,h2) … B(hn,xn) A(hn,h(n+1)) B(h(n+1),END),
+
+which is exactly hmmlearn's likelihood of the sequence x1..xn END, so EM maximises the
+likelihood of the items themselves. As an automaton the state is the hidden state about to
+emit: an edge from h emits token x with probability B[h,x]·A[h,h'] and moves to h';
+ending there has probability B[h,END]; the start is π over all states. The options out of
+every state sum to Σx B[h,x] + B[h,END] = 1, and END always terminates, so the model is a
+distribution over finite items and the shared exact machinery (sampling, log_prob, the
+completion lattice) works unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+
+from tnaas.automaton import Edges, ragged_arange
+from tnaas.completion import END_KEY
+from tnaas.errors import TnaasError
+from tnaas.models.base import AutomatonModel, Heatmap, rng_from
+
+MIN_HIDDEN_STATES, MAX_HIDDEN_STATES = 2, 64
+MIN_ITERATIONS, MAX_ITERATIONS = 1, 1000
+# EM stops once an iteration improves the training log-likelihood by less than this many
+# nats per token (END included): hmmlearn's own tolerance is absolute, so on a corpus of
+# 300k tokens it would never trigger. 1e-4 stops bundled corpora after ~30-90 iterations.
+TOL_PER_TOKEN = 1e-4
+# Parameters below this are set to 0 (rows renormalised). EM leaves ~90% of a word
+# corpus's emissions at 1e-30 or less; dropping them makes every state's edge list ~10x
+# shorter (faster sampling and completion) and moves at most V·1e-12 of probability.
+PRUNE_BELOW = 1e-12
+
+
+class HMMAutomaton:
+    """The automaton of an HMM with an END symbol (see the module docstring).
+
+    `startprob`: float64 (H,); `transmat`: float64 (H, H); `emissionprob`: float64
+    (H, V + 1), column V is END. Rows must sum to 1. Edges are compiled once into CSR
+    arrays of the nonzero emissions and transitions, so `expand` is a few gathers.
+    """
+
+    def __init__(self, startprob, transmat, emissionprob, vocabulary: tuple[str, ...]):
+        self.vocabulary = tuple(vocabulary)
+        vocab_size = len(self.vocabulary)
+        emissions = np.asarray(emissionprob, dtype=np.float64)
+        self.n_states = len(emissions)
+        self._start_states = np.flatnonzero(startprob).astype(np.int64)
+        self._start_probs = np.asarray(startprob, dtype=np.float64)[self._start_states]
+        self._end = emissions[:, vocab_size].copy()
+        # CSR of emissions (tokens ascending within a state) and of transitions.
+        owner, token = np.nonzero(emissions[:, :vocab_size])
+        self._emit_token = token.astype(np.int64)
+        self._emit_prob = emissions[owner, token]
+        self._emit_start = _row_starts(owner, self.n_states)
+        owner, dst = np.nonzero(np.asarray(transmat))
+        self._trans_dst = dst.astype(np.int64)
+        self._trans_prob = np.asarray(transmat, dtype=np.float64)[owner, dst]
+        self._trans_start = _row_starts(owner, self.n_states)
+
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hidden states with positive start probability, and π there."""
+        return self._start_states, self._start_probs
+
+    def expand(self, states: np.ndarray, tokens: np.ndarray | None = None) -> Edges:
+        """Edges out of `states` (int64 (n,)): one per (emitted token, next hidden state),
+        grouped by source, then token, then next state ascending; only `tokens` if given."""
+        states = np.asarray(states, dtype=np.int64)
+        counts = self._emit_start[states + 1] - self._emit_start[states]
+        emit = ragged_arange(self._emit_start[states], counts)
+        src = np.repeat(np.arange(len(states), dtype=np.int64), counts)
+        if tokens is not None:
+            wanted = np.zeros(len(self.vocabulary), dtype=bool)
+            tokens = np.asarray(tokens, dtype=np.int64)
+            wanted[tokens[(tokens >= 0) & (tokens < len(wanted))]] = True
+            keep = wanted[self._emit_token[emit]]
+            emit, src = emit[keep], src[keep]
+        # Each emission pairs with every transition of its state: B[h,x]·A[h,h'].
+        hidden = states[src]
+        per_emit = self._trans_start[hidden + 1] - self._trans_start[hidden]
+        trans = ragged_arange(self._trans_start[hidden], per_emit)
+        return Edges(
+            np.repeat(src, per_emit),
+            np.repeat(self._emit_token[emit], per_emit),
+            self._trans_dst[trans],
+            np.repeat(self._emit_prob[emit], per_emit) * self._trans_prob[trans],
+        )
+
+    def end_prob(self, states: np.ndarray) -> np.ndarray:
+        """B[h, END] for each hidden state h in `states`, float64 (n,)."""
+        return self._end[np.asarray(states, dtype=np.int64)]
+
+
+def _row_starts(owner: np.ndarray, n_rows: int) -> np.ndarray:
+    """CSR row pointers (int64 (n_rows + 1,)) of entries whose rows `owner` are ascending."""
+    starts = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n_rows), out=starts[1:])
+    return starts
+
+
+class HMMModel(AutomatonModel):
+    """A hidden Markov model over tokens, fitted by EM (hmmlearn's `CategoricalHMM`).
+
+    `hidden_states` hidden states emit tokens and move on; an extra END symbol lets items
+    stop by themselves (see the module docstring). `iterations` caps EM, which stops
+    earlier once it gains less than `TOL_PER_TOKEN` nats per token. `random_state` seeds
+    the random initialisation (None: fresh entropy; never the global RNG).
+
+    Learned: `startprob_` (H,), `transmat_` (H, H), `emissionprob_` (H, V + 1) with END
+    in the last column, `n_iter_` EM iterations run, `converged_`, `train_nll_` (nats
+    per training token, END included, at the last E-step) and `automaton_`.
+
+    >>> from tnaas.corpus import load_bundled
+    >>> model = HMMModel(hidden_states=8, iterations=10, random_state=0).fit(load_bundled("pokemon"))
+    >>> len(model.sample(5, random_state=0))
+    5
+    """
+
+    name = "hmm"
+
+    def __init__(self, hidden_states: int = 16, iterations: int = 100, random_state=None):
+        self.hidden_states = hidden_states
+        self.iterations = iterations
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        for what, value, low, high in (
+            ("hidden states", self.hidden_states, MIN_HIDDEN_STATES, MAX_HIDDEN_STATES),
+            ("iterations", self.iterations, MIN_ITERATIONS, MAX_ITERATIONS),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise TnaasError(f"{what} must be a whole number from {low} to {high}, not {value!r}")
+        seed = self.random_state
+        if not (
+            seed is None
+            or isinstance(seed, np.random.Generator)
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)
+        ):
+            raise TnaasError(f"random_state must be a non-negative whole number or None, not {seed!r}")
+
+    def fit(self, corpus, progress=None) -> HMMModel:
+        """Fit by EM on every item followed by END; returns self.
+
+        `progress(fraction, message)` is called after each EM iteration. Cost per
+        iteration grows with the corpus's tokens × hidden_states² (see README "Limits").
+        """
+        from hmmlearn.hmm import CategoricalHMM
+
+        self._check_params()
+        self._remember_corpus(corpus)
+        vocab_size = len(corpus.vocabulary)
+        symbols, lengths = _with_end(corpus.encoded.ids, corpus.encoded.offsets, vocab_size)
+        # hmmlearn takes a legacy RandomState; derive it from our seed so that None means
+        # fresh entropy rather than hmmlearn's fallback to the global RNG.
+        seed = int(rng_from(self.random_state).integers(2**32))
+        hmm = CategoricalHMM(
+            n_components=int(self.hidden_states),
+            n_features=vocab_size + 1,
+            n_iter=int(self.iterations),
+            tol=TOL_PER_TOKEN * len(symbols),
+            random_state=np.random.RandomState(seed),
+            implementation="scaling",  # ~8x faster than hmmlearn's default "log" here
+        )
+        hmm.monitor_ = _ProgressMonitor(hmm.tol, hmm.n_iter, len(symbols), progress)
+        with _quiet_hmmlearn():
+            hmm.fit(symbols[:, None], lengths)
+        start, trans, emit = _tidy(hmm.startprob_, hmm.transmat_, hmm.emissionprob_)
+        self.startprob_, self.transmat_, self.emissionprob_ = start, trans, emit
+        self.n_iter_ = int(hmm.monitor_.iter)
+        self.converged_ = bool(hmm.monitor_.iter < hmm.n_iter or hmm.monitor_.converged_by_tol)
+        self.train_nll_ = -float(hmm.monitor_.history[-1]) / len(symbols)
+        self.automaton_ = HMMAutomaton(start, trans, emit, self.vocabulary_)
+        if progress is not None:
+            progress(1.0, f"EM done after {self.n_iter_} iterations")
+        return self
+
+    def state_visits(self) -> np.ndarray:
+        """Expected number of visits to each hidden state per generated item, float64 (H,).
+
+        v = π + v·M with M[h,h'] = (1 - B[h,END])·A[h,h'] (emit a token, then move).
+        """
+        self._check_fitted()
+        keep_going = (1.0 - self.emissionprob_[:, -1])[:, None] * self.transmat_
+        return np.linalg.solve((np.eye(len(keep_going)) - keep_going).T, self.startprob_)
+
+    def inspect(self, limit: int = 20) -> list[Heatmap]:
+        """Two matrices: the hidden-state transitions A (state × next state) and the
+        emissions B for the `limit` tokens emitted most often, END included."""
+        self._check_fitted()
+        n = len(self.transmat_)
+        labels = [f"h{i:0{len(str(n - 1))}d}" for i in range(n)]
+        rows, cols = np.nonzero(self.transmat_)
+        transitions = pd.DataFrame(
+            {"row": [labels[i] for i in rows], "column": [labels[j] for j in cols], "value": self.transmat_[rows, cols]}
+        )
+        names = list(self.vocabulary_) + [END_KEY]
+        usage = self.state_visits() @ self.emissionprob_  # expected emissions of each token per item
+        top = np.argsort(-usage, kind="stable")[: max(1, int(limit))]
+        if len(names) - 1 not in top:
+            top = np.append(top[:-1], len(names) - 1)
+        emissions = [(labels[h], names[t], self.emissionprob_[h, t]) for h in range(n) for t in top]
+        return [
+            Heatmap(f"Hidden-state transitions ({n} states)", "hidden state", "next hidden state", transitions),
+            Heatmap(
+                "Emissions (most used tokens)",
+                "hidden state",
+                "emitted token",
+                pd.DataFrame(emissions, columns=["row", "column", "value"]),
+            ),
+        ]
+
+
+def _with_end(ids: np.ndarray, offsets: np.ndarray, end_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every item's token ids followed by `end_id`, concatenated (int64 (tokens + items,)),
+    and the sequence lengths (int64 (items,)) as hmmlearn wants them."""
+    item_lengths = np.diff(offsets)
+    symbols = np.full(len(ids) + len(item_lengths), end_id, dtype=np.int64)
+    # Item j's tokens shift right by j (the j END symbols before them).
+    symbols[np.arange(len(ids)) + np.repeat(np.arange(len(item_lengths)), item_lengths)] = ids
+    return symbols, item_lengths + 1
+
+
+def _tidy(start, trans, emit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fitted parameters as a proper automaton: prune, renormalise, fix unused states.
+
+    A state EM never visits gets all-zero rows from hmmlearn; it becomes "emit END at
+    once" (B row one-hot on END, A row a self-loop) so that every state's options sum to
+    1. It is unreachable, so no probability changes.
+    """
+    start, trans, emit = (
+        np.where(np.asarray(p) < PRUNE_BELOW, 0.0, np.asarray(p, dtype=np.float64)) for p in (start, trans, emit)
+    )
+    unused = emit.sum(axis=1) <= 0
+    emit[unused, -1] = 1.0
+    dead_end = trans.sum(axis=1) <= 0
+    trans[dead_end, np.flatnonzero(dead_end)] = 1.0
+    return start / start.sum(), trans / trans.sum(axis=1, keepdims=True), emit / emit.sum(axis=1, keepdims=True)
+
+
+class _ProgressMonitor:
+    """hmmlearn's convergence monitor, reporting each iteration to a progress callback.
+
+    Duck-types `hmmlearn.base.ConvergenceMonitor` (imported lazily with hmmlearn).
+    """
+
+    def __init__(self, tol: float, n_iter: int, n_symbols: int, progress):
+        self.tol, self.n_iter, self.verbose = tol, n_iter, False
+        self.n_symbols, self.progress = n_symbols, progress
+        self.history: list[float] = []
+        self.iter = 0
+
+    def _reset(self) -> None:
+        self.iter = 0
+        self.history = []
+
+    def report(self, log_prob: float) -> None:
+        """Record one EM iteration's training log-likelihood (nats, all sequences)."""
+        self.history.append(float(log_prob))
+        self.iter += 1
+        if self.progress is not None:
+            self.progress(
+                min(self.iter / self.n_iter, 0.99),
+                f"EM iteration {self.iter}/{self.n_iter}: {-log_prob / self.n_symbols:.4f} nats per token",
+            )
+
+    @property
+    def converged_by_tol(self) -> bool:
+        """True when the last iteration gained less than `tol`."""
+        return len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
+
+    @property
+    def converged(self) -> bool:
+        """hmmlearn stops when this turns True: out of iterations, or gaining too little."""
+        return self.iter >= self.n_iter or self.converged_by_tol
+
+
+@contextmanager
+def _quiet_hmmlearn():
+    """Silence hmmlearn's log warnings during a fit (e.g. "degenerate solution" for more
+    parameters than tokens, which is normal for word corpora and says nothing to users)."""
+    logger = logging.getLogger("hmmlearn")
+    old = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
