@@ -135,7 +135,7 @@ def length_frame(target: np.ndarray | None, generated_lengths, target_label: str
 def length_comparison_chart(target: np.ndarray | None, generated_lengths, unit: str, target_label: str) -> alt.Chart:
     """The target length distribution (line) against the lengths actually generated (bars)."""
     data = length_frame(target, generated_lengths, target_label)
-    base = alt.Chart(data, title="Target length distribution vs generated lengths").encode(
+    base = alt.Chart(data).encode(
         x=alt.X("length:Q", title=f"length ({unit})", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("share:Q", title="share of items", axis=alt.Axis(format="%")),
         color=alt.Color("series:N", title=None),
@@ -147,7 +147,7 @@ def length_comparison_chart(target: np.ndarray | None, generated_lengths, unit: 
     )
     bars = base.transform_filter(alt.datum.series == "generated").mark_bar(opacity=0.6)
     line = base.transform_filter(alt.datum.series != "generated").mark_line(point=True)
-    return alt.layer(bars, line).properties(height=260)
+    return alt.layer(bars, line).properties(title="Target length distribution vs generated lengths", height=260)
 
 
 def length_histogram_chart(lengths, unit: str) -> alt.Chart:

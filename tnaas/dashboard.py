@@ -227,14 +227,14 @@ def sidebar() -> Selection:
     for path, title, icon in PAGES:
         bar.page_link(path, label=title, icon=icon)
     bar.divider()
-    keys = corpus_keys()
+    labels = {k: corpus_by_key(k).title + (" (your upload)" if k.startswith(UPLOAD_PREFIX) else "") for k in corpus_keys()}
     corpus_key = _remembered(
         bar.selectbox,
         "① Corpus",
         "corpus",
         "pokemon",
-        options=keys,
-        format_func=lambda k: corpus_by_key(k).title + (" (your upload)" if k.startswith(UPLOAD_PREFIX) else ""),
+        options=list(labels),
+        format_func=labels.get,
         help="What to learn from. Upload your own on the Corpora page.",
     )
     corpus = corpus_by_key(corpus_key)
