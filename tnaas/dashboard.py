@@ -227,7 +227,9 @@ def sidebar() -> Selection:
     for path, title, icon in PAGES:
         bar.page_link(path, label=title, icon=icon)
     bar.divider()
-    labels = {k: corpus_by_key(k).title + (" (your upload)" if k.startswith(UPLOAD_PREFIX) else "") for k in corpus_keys()}
+    labels = {
+        k: corpus_by_key(k).title + (" (your upload)" if k.startswith(UPLOAD_PREFIX) else "") for k in corpus_keys()
+    }
     corpus_key = _remembered(
         bar.selectbox,
         "① Corpus",

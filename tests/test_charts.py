@@ -1,0 +1,124 @@
+"""Chart builders: the right data in the right order, titles, axis titles and tooltips."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+
+from tnaas import audio, charts
+from tnaas.completion import END_KEY
+from tnaas.corpus import corpus_from_items
+from tnaas.models import make_model
+from tnaas.models.base import Heatmap
+
+TINY = ["abba", "abab", "baba", "bab", "aab", "ba"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    corpus = corpus_from_items(TINY, "characters")
+    return make_model("markov", {"state_size": 1}, corpus=corpus).fit(corpus)
+
+
+def spec_of(chart: alt.TopLevelMixin) -> dict:
+    return chart.to_dict()  # validates against the Vega-Lite schema
+
+
+def encodings(spec: dict) -> list[dict]:
+    return [layer["encoding"] for layer in spec.get("layer", [spec])]
+
+
+def assert_readable(chart) -> None:
+    """A title, a title on every axis, and tooltips."""
+    spec = spec_of(chart)
+    assert spec.get("title")
+    for encoding in encodings(spec):
+        assert encoding["tooltip"]
+        for channel in ("x", "y"):
+            assert encoding[channel].get("title"), channel
+
+
+def test_the_transition_heatmap_keeps_row_order_and_puts_the_end_column_last(model):
+    heatmap = model.inspect()[0]
+    chart = charts.heatmap_chart(heatmap)
+    assert_readable(chart)
+    encoding = spec_of(chart)["encoding"]
+    assert encoding["y"]["sort"] == list(dict.fromkeys(heatmap.data["row"]))
+    assert encoding["x"]["sort"][-1] == END_KEY
+    assert set(encoding["x"]["sort"]) == set(heatmap.data["column"])
+
+
+def test_a_space_token_is_shown_as_a_visible_symbol():
+    data = pd.DataFrame({"row": ["a", "a"], "column": [" ", "b"], "value": [0.5, 0.5]})
+    chart = charts.heatmap_chart(Heatmap("t", "state", "next", data))
+    assert "␣" in spec_of(chart)["encoding"]["x"]["sort"]
+    assert charts.distribution_frame({" ": 0.7, "x": 0.3})["token"].tolist() == ["␣", "x"]
+
+
+def test_posterior_frame_holds_each_positions_distribution(model):
+    completion = model.complete("*b*", top=5)
+    frame = charts.posterior_frame(completion)
+    assert sorted(frame["position"].unique()) == ["#1", "#3"]
+    for position in completion.positions:
+        rows = frame[frame["position"] == f"#{position['index'] + 1}"]
+        assert dict(zip(rows["token"], rows["probability"])) == pytest.approx(position["distribution"])
+        assert rows["probability"].sum() == pytest.approx(1.0)
+    assert_readable(charts.posterior_chart(completion))
+
+
+def test_top_completions_chart_shows_the_completions_in_order(model):
+    completion = model.complete("%b", top=4)
+    chart = charts.top_completions_chart(completion)
+    assert_readable(chart)
+    assert chart.data["text"].tolist() == [t["text"] for t in completion.top]
+    assert spec_of(chart)["encoding"]["y"]["sort"] == "-x"
+
+
+def test_length_frame_compares_target_shares_with_generated_shares():
+    target = np.array([0.0, 0.0, 0.25, 0.75])
+    frame = charts.length_frame(target, [2, 3, 3, 3, 5], "custom")
+    custom = frame[frame["series"] == "custom"].set_index("length")["share"]
+    generated = frame[frame["series"] == "generated"].set_index("length")["share"]
+    assert custom.to_dict() == {2: 0.25, 3: 0.75}
+    assert generated.to_dict() == pytest.approx({2: 0.2, 3: 0.6, 5: 0.2})
+    chart = charts.length_comparison_chart(target, [2, 3], "characters", "custom")
+    assert_readable(chart)
+    marks = [layer["mark"]["type"] for layer in spec_of(chart)["layer"]]
+    assert marks == ["bar", "line"]
+
+
+def test_length_frame_without_items_or_target_is_empty():
+    assert charts.length_frame(None, []).empty
+
+
+def test_corpus_length_histogram_counts_items_per_length():
+    chart = charts.length_histogram_chart(np.array([3, 3, 5]), "words")
+    assert_readable(chart)
+    assert chart.data.to_dict("list") == {"length": [3, 5], "items": [2, 1]}
+    assert spec_of(chart)["encoding"]["x"]["title"] == "length (words)"
+
+
+def test_token_frequencies_count_tokens_of_the_right_kind():
+    words = charts.token_frequencies(["to be or", "not to be"], "words", top=2)
+    assert words.to_dict("list") == {"token": ["to", "be"], "count": [2, 2], "share": [2 / 6, 2 / 6]}
+    characters = charts.token_frequencies(["a b", "aa"], "characters", top=3)
+    assert characters["token"].tolist() == ["a", "␣", "b"]
+    assert_readable(charts.token_frequency_chart(words, "words"))
+
+
+def test_next_token_chart_keeps_the_largest_probabilities(model):
+    distribution = model.next_token_distribution("a")
+    chart = charts.next_token_chart(distribution, "a", top=2)
+    assert_readable(chart)
+    expected = sorted(distribution.items(), key=lambda kv: -kv[1])[:2]
+    assert list(zip(chart.data["token"], chart.data["probability"])) == expected
+    assert "'a'" in spec_of(chart)["title"]
+
+
+def test_piano_roll_chart_spans_the_tunes_pitch_range():
+    roll = audio.piano_roll("C4 E4 G4 C5")
+    chart = charts.piano_roll_chart(roll)
+    assert_readable(chart)
+    assert spec_of(chart)["encoding"]["y"]["scale"]["domain"] == [59, 73]
