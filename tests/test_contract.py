@@ -16,7 +16,11 @@ from tnaas.models.base import Heatmap
 
 TINY = corpus_from_items(["abab", "abba", "baba", "bab", "aab", "abb", "ba", "aba"], "characters")
 # Small settings per model so the contract runs in seconds (LSTM trains briefly).
-FAST = {"markov": {"state_size": 2}, "hmm": {"hidden_states": 3, "iterations": 20}, "lstm": {"hidden_size": 16, "epochs": 3}}
+FAST = {
+    "markov": {"state_size": 2},
+    "hmm": {"hidden_states": 3, "iterations": 20},
+    "lstm": {"hidden_size": 16, "epochs": 3},
+}
 
 
 def available_specs():
@@ -63,13 +67,14 @@ def test_next_token_distribution_sums_to_one(fitted):
     assert math.isclose(sum(dist.values()), 1.0, abs_tol=1e-9)
 
 
-
 def test_complete_answers_with_the_shared_result(fitted):
     result = fitted.complete("a*b", top=3, samples=30, random_state=3)
     assert isinstance(result, Completion)
     assert 0 < result.probability <= 1
     assert [p["index"] for p in result.positions] == [1]
-    assert math.isclose(sum(result.positions[0]["distribution"].values()), 1.0, abs_tol=0.02 if not fitted.exact else 1e-9)
+    assert math.isclose(
+        sum(result.positions[0]["distribution"].values()), 1.0, abs_tol=0.02 if not fitted.exact else 1e-9
+    )
     tops = [t["probability"] for t in result.top]
     assert tops == sorted(tops, reverse=True)
     assert all(re.fullmatch("a.b", s) for s in result.samples) and len(result.samples) == 30
