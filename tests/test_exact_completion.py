@@ -126,8 +126,11 @@ def test_fixed_length_pattern(name, pattern, k, smoothing):
     items = enumerated(name, k, smoothing, length, length)
     accepts = bf.matcher(pattern, kind_of(name), m.vocabulary_)
     total = sum(p for t, p in items.items() if accepts(t))
-    if total == 0:  # the unsmoothed chain cannot produce it: a clear zero, tested elsewhere
-        assert smoothing == "none" and m.complete(pattern).probability == 0
+    if total == 0:  # only the unsmoothed chain has impossible patterns: a clear zero
+        completion = m.complete(pattern, samples=5, random_state=0)
+        assert smoothing == "none" and completion.probability == 0 and not completion.matches
+        assert completion.top == completion.samples == completion.positions == []
+        assert "kneser-ney" in completion.message.lower()
         return
     completion = m.complete(pattern, top=6)
     assert completion.truncated_mass == 0 and completion.method == "exact"
