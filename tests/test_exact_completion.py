@@ -70,6 +70,7 @@ def assert_exact(completion, items: dict, pattern: str, kind: str, vocabulary, t
     total, posterior = bf.conditional(items, bf.matcher(pattern, kind, vocabulary))
     assert completion.probability == pytest.approx(total, rel=1e-9, abs=1e-300)
     assert total > 0, "test patterns are chosen to be possible"
+    assert completion.method == "exact" and completion.top_complete and completion.matches
 
     want = bf.positions(posterior, pattern, kind)
     got = {p["index"]: p["distribution"] for p in completion.positions}

@@ -138,7 +138,7 @@ CHAR_VOCAB = ("%", "*", "\\", "a", "b", "c")
 SHORT_CHAR_STRINGS = [s for n in range(4) for s in itertools.product(CHAR_VOCAB, repeat=n)]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(
     st.text(alphabet="ab*%\\c", min_size=1, max_size=9),
     st.lists(st.lists(st.sampled_from(CHAR_VOCAB), min_size=4, max_size=10), max_size=40),
@@ -152,7 +152,7 @@ WORD_PIECES = ["x", "y", "*", "%", "\\*", "\\%", "\\\\", "\\x"]
 SHORT_WORD_STRINGS = [s for n in range(4) for s in itertools.product(WORD_VOCAB, repeat=n)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
 @given(
     st.lists(st.sampled_from(WORD_PIECES), min_size=1, max_size=7),
     st.lists(st.lists(st.sampled_from(WORD_VOCAB), min_size=4, max_size=9), max_size=30),
