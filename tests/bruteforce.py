@@ -66,18 +66,17 @@ class ChainRef:
         return {w: c / total for w, c in follow.items()}
 
 
-def discounts_ref(values: Iterable[int], y_needs_singletons: bool = True) -> tuple[float, float, float]:
+def discounts_ref(values: Iterable[int]) -> tuple[float, float, float]:
     """Chen & Goodman's D1, D2, D3+ from one order's counts: Y = n1 / (n1 + 2 n2),
     D_r = r - (r + 1) Y n_(r+1) / n_r; 0.5 / 1.0 / 1.5 where D_r <= 0 or a count-of-counts
     it needs is zero: n_r and n_(r+1), and n1 for Y (with no singletons Y = 0 would make
-    D_r = r, throwing away all direct evidence of count-r n-grams). `y_needs_singletons`
-    False computes Y = 0 instead, as `tnaas.kneser_ney` does at the time of writing."""
+    D_r = r, throwing away all direct evidence of count-r n-grams)."""
     n = Counter(values)
     n1, n2, n3, n4 = n[1], n[2], n[3], n[4]
     fallback = (0.5, 1.0, 1.5)
     out = []
     for r, (nr, nr1) in enumerate([(n1, n2), (n2, n3), (n3, n4)], start=1):
-        if (y_needs_singletons and n1 == 0) or n1 + n2 == 0 or nr == 0 or nr1 == 0:
+        if n1 == 0 or n1 + n2 == 0 or nr == 0 or nr1 == 0:
             out.append(fallback[r - 1])
             continue
         y = n1 / (n1 + 2 * n2)
@@ -97,7 +96,7 @@ class KneserNeyRef:
     backs off to its suffix; below order 0 is the uniform distribution over tokens + END.
     """
 
-    def __init__(self, runs: list[list[str]], k: int, y_needs_singletons: bool = True):
+    def __init__(self, runs: list[list[str]], k: int):
         self.k = k
         self.vocabulary = sorted({t for run in runs for t in run})
         self.outcomes = [*self.vocabulary, END]
@@ -121,7 +120,7 @@ class KneserNeyRef:
                         level[h][w] = sum(1 for xh, f in raw[j + 1].items() if xh[1:] == h and f[w] > 0)
             self.counts.append(level)
         self.discounts = [
-            discounts_ref((c for follow in level.values() for c in follow.values()), y_needs_singletons)
+            discounts_ref(c for follow in level.values() for c in follow.values())
             for level in self.counts
         ]
         self._cache: dict[tuple, Dist] = {}
@@ -162,10 +161,10 @@ class TemperedRef:
         return {w: v / total for w, v in weights.items()}
 
 
-def make_ref(items: Sequence[str], kind: str, k: int, smoothing: str, y_needs_singletons: bool = True):
+def make_ref(items: Sequence[str], kind: str, k: int, smoothing: str):
     """The reference of a `MarkovModel(k, smoothing)` fitted on `items`."""
     runs = runs_of(items, kind)
-    return KneserNeyRef(runs, k, y_needs_singletons) if smoothing == "kneser-ney" else ChainRef(runs, k)
+    return KneserNeyRef(runs, k) if smoothing == "kneser-ney" else ChainRef(runs, k)
 
 
 # ----------------------------------------------------------------- enumeration

@@ -285,17 +285,6 @@ def test_tempered_sampling_matches_reference():
 
 
 # -------------------------------------------------------------- the references themselves
-@pytest.mark.parametrize("name", sorted(bf.CORPORA))
-def test_corpora_avoid_the_degenerate_discount(name):
-    """Every corpus here has singletons at every order, so both readings of modified KN's
-    discounts (see test_kneser_ney.py) agree and the tests above do not depend on it."""
-    items, kind = bf.CORPORA[name]
-    for k in STATE_SIZES:
-        strict = bf.make_ref(items, kind, k, "kneser-ney").discounts
-        lenient = bf.make_ref(items, kind, k, "kneser-ney", y_needs_singletons=False).discounts
-        assert strict == lenient
-
-
 def test_enumeration_sums_to_one_on_the_acyclic_chain():
     for k in STATE_SIZES:
         items = enumerated("acyclic", k, "none", 6)

@@ -41,8 +41,7 @@ def target_lengths(spec: str, items: list[str]) -> dict[int, float]:
 def test_completion_invariants(items, k, smoothing, pattern, length):
     corpus = corpus_from_items(items, "characters")
     model = MarkovModel(k, smoothing).fit(corpus)
-    # The library's reading of the n1 = 0 discounts (see test_kneser_ney.py): this tests the lattice.
-    ref = bf.make_ref(corpus.items, "characters", k, smoothing, y_needs_singletons=False)
+    ref = bf.make_ref(corpus.items, "characters", k, smoothing)
     accepts = bf.matcher(pattern, "characters", model.vocabulary_)
     if any(e == "literal" and t not in model.vocabulary_ for e, t in bf.parse_pattern_ref(pattern, "characters")):
         with pytest.raises(TnaasError, match="never appears"):

@@ -169,7 +169,7 @@ def load_corpus(spec: str, token_kind: str | None = None, column: str | None = N
 
 def decode_text(data: bytes, filename: str = "file") -> str:
     """Decompress (`.gz`) and decode UTF-8 bytes, refusing binary content and other encodings."""
-    if filename.endswith(".gz"):
+    if filename.lower().endswith(".gz"):
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
                 data = stream.read(MAX_FILE_BYTES + 1)

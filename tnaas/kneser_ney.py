@@ -32,7 +32,8 @@ def modified_discounts(counts: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         y = n[0] / (n[0] + 2 * n[1])
         d = np.array([1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2]])
-    sparse = (n[:3] == 0) | (n[1:] == 0)  # D_r needs both n_r and n_(r+1)
+    # D_r needs n_r and n_(r+1), and every D needs Y, i.e. n_1 > 0 (SRILM refuses otherwise)
+    sparse = (n[:3] == 0) | (n[1:] == 0) | (n[0] == 0)
     bad = sparse | ~np.isfinite(d) | (d <= 0)
     d[bad] = _DEFAULT_DISCOUNTS[bad]
     return np.minimum(d, [1.0, 2.0, 3.0])

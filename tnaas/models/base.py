@@ -18,7 +18,7 @@ from tnaas.errors import TnaasError
 from tnaas.lattice import Lattice
 from tnaas.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
 from tnaas.patterns import any_sequence_dfa, parse_pattern
-from tnaas.tokens import detokenize, tokenize
+from tnaas.tokens import detokenize
 
 MAX_SAMPLES = 100_000  # per call: more than anyone reads, few enough to stay responsive
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 10.0
@@ -104,8 +104,10 @@ class SequenceModel:
         return parse_length(spec)
 
     def _ids(self, item: str) -> np.ndarray:
+        """Token ids of `item` (-1 for unknown tokens); words and notes split on any whitespace."""
         index = {t: i for i, t in enumerate(self.vocabulary_)}
-        return np.array([index.get(t, -1) for t in tokenize(item, self.token_kind_)], dtype=np.int64)
+        tokens = tuple(item) if self.token_kind_ == "characters" else item.split()
+        return np.array([index.get(t, -1) for t in tokens], dtype=np.int64)
 
     def log_prob_many(self, items) -> np.ndarray:
         """Natural-log probability of each item, END included (float64 (n,))."""

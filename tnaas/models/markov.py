@@ -123,6 +123,8 @@ class MarkovModel(AutomatonModel):
         if not rows:
             raise TnaasError("the markovify model is empty")
         state_size = len(rows[0][0])
+        if not MIN_STATE_SIZE <= state_size <= MAX_STATE_SIZE:
+            raise TnaasError(f"not a usable markovify model: state size {state_size} (tnaas supports 1 to 6)")
         tokens = sorted({t for state, nxt, _ in rows for t in (*state, nxt)} - {BEGIN, END})
         kind = check_kind(token_kind) if token_kind else ("characters" if all(len(t) == 1 for t in tokens) else "words")
         index = {t: i for i, t in enumerate(tokens)}
@@ -144,7 +146,25 @@ class MarkovModel(AutomatonModel):
         model.training_lengths_ = np.zeros(0, dtype=np.int64)
         model.max_length_ = 60 if kind == "characters" else 120
         model._compile(counts)
+        model._check_it_ends()
         return model
+
+    def _check_it_ends(self) -> None:
+        """Refuse a chain (from JSON) that has no BEGIN state or can run forever."""
+        if self.trie_.begin_state < 0:
+            raise TnaasError("not a usable markovify model: it has no BEGIN state to start from")
+        states = np.flatnonzero(self.trie_.order == self.state_size)
+        edges = self.automaton_.expand(states)
+        can_end = np.zeros(self.trie_.n_nodes, dtype=bool)
+        can_end[states] = self.automaton_.end_prob(states) > 0
+        while True:  # a state can end if it can step to a state that can end
+            reach = np.zeros(self.trie_.n_nodes, dtype=bool)
+            reach[states[edges.src[can_end[edges.dst]]]] = True
+            if not (reach & ~can_end).any():
+                break
+            can_end |= reach
+        if not can_end[states].all():
+            raise TnaasError("not a usable markovify model: from some states it can never reach END")
 
 
 def _history_tokens(trie: HistoryTrie, node: int) -> list[int]:
@@ -169,7 +189,7 @@ def _markovify_rows(data) -> list[tuple[tuple[str, ...], str, int]]:
             choices, cumulative = follow
             items = zip(choices, np.diff([0, *cumulative]).tolist())
         for nxt, count in items:
-            if int(count) <= 0:
-                raise ValueError("counts must be positive")
+            if isinstance(count, bool) or not float(count).is_integer() or count <= 0:
+                raise ValueError(f"counts must be positive whole numbers, not {count!r}")
             rows.append((state, str(nxt), int(count)))
     return rows
