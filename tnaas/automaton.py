@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from tnaas.errors import TnaasError
+
 
 @dataclass(frozen=True)
 class Edges:
@@ -117,9 +119,17 @@ def sample_ids(automaton: Automaton, n: int, rng: np.random.Generator, max_lengt
     conditioned on length <= `max_length` (in practice the condition is never active).
     """
     results: list[np.ndarray] = []
+    drawn = 0
     while len(results) < n:
         runs = _sample_batch(automaton, n - len(results), rng, max_length)
+        drawn += len(runs)
         results.extend(run for run in runs if run is not None)
+        # A sharpened chain can lock into a loop that never ends: say so instead of spinning.
+        if len(results) < n and drawn >= 20 * n + 1000 and len(results) < 0.01 * drawn:
+            raise TnaasError(
+                f"the model keeps going past {max_length} tokens in almost every run "
+                "(at this temperature it loops); raise the temperature"
+            )
     return results
 
 
