@@ -285,10 +285,5 @@ def test_a_missing_path_lists_the_bundled_names(tmp_path):
     assert all(name in message for name in bundled_names())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: decode_text checks filename.endswith('.gz') case-sensitively while _delimiter "
-    "lower-cases, so NAMES.TXT.GZ is read as binary instead of decompressed",
-)
 def test_upper_case_gz_extension_is_decompressed_like_upper_case_csv():
     assert read_upload(gzip.compress(lines_bytes(NAMES)), "NAMES.TXT.GZ").items == tuple(NAMES)

@@ -361,6 +361,15 @@ def test_sample_zero_items():
     assert model.sample(0, random_state=0) == []
 
 
+def test_a_chain_sharpened_into_a_loop_says_so_instead_of_spinning():
+    """At T = 0.05 "a" follows "a" with probability ~1 - 1e-17: no run ever ends."""
+    corpus = corpus_from_items(["a" * n for n in range(6, 11)], "characters")
+    model = MarkovModel(state_size=1).fit(corpus)
+    assert len(model.sample(10, random_state=0, temperature=0.5)) == 10
+    with pytest.raises(TnaasError, match="temperature"):
+        model.sample(10, random_state=0, temperature=0.05)
+
+
 # --------------------------------------------------------------------------- bad parameters
 
 
