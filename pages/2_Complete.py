@@ -18,7 +18,14 @@ examples = dashboard.PATTERN_EXAMPLES[kind]
 pattern_key = f"complete/pattern/{selection.corpus_key}"
 if pattern_key not in st.session_state:
     st.session_state[pattern_key] = dashboard.default_pattern(selection, model)
-st.pills("Examples", examples, key="complete/example", on_change=dashboard.use_example, args=(pattern_key,))
+st.pills(
+    "Examples",
+    examples,
+    key="complete/example",
+    format_func=dashboard.escape_markdown,  # pill labels are Markdown: `*u*a` would turn italic
+    on_change=dashboard.use_example,
+    args=(pattern_key,),
+)
 pattern = st.text_input("Pattern", key=pattern_key, help="e.g. " + ", ".join(examples))
 
 with st.expander("Options"):

@@ -122,3 +122,12 @@ def test_piano_roll_chart_spans_the_tunes_pitch_range():
     chart = charts.piano_roll_chart(roll)
     assert_readable(chart)
     assert spec_of(chart)["encoding"]["y"]["scale"]["domain"] == [59, 73]
+
+
+def test_a_long_thin_target_tail_does_not_squeeze_the_length_axis():
+    target = np.zeros(1001)
+    target[5], target[1000] = 0.999, 0.001
+    spec = spec_of(charts.length_comparison_chart(target, [4, 6], "notes", "natural"))
+    assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 7]
+    wide = spec_of(charts.length_comparison_chart(target, [4, 600], "notes", "natural"))
+    assert wide["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 601]

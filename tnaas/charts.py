@@ -1,7 +1,9 @@
 """Altair charts for the app: pure functions from data or results to an `alt.Chart`.
 
 Every chart has a title, axis titles and tooltips; widths are left to the page
-(`st.altair_chart(chart, width="stretch")`), heights grow with the number of rows.
+(`st.altair_chart(chart, width="stretch")`). Charts with a row per category get a fixed
+height per row (`alt.Step`), so labels stay legible however many rows there are; the
+others get a total height (Streamlit counts titles and axes in it).
 Nothing here imports streamlit, so the charts can be tested and reused elsewhere.
 """
 
@@ -17,13 +19,21 @@ from tnaas.completion import END_KEY, Completion
 from tnaas.models.base import Heatmap
 from tnaas.tokens import tokenize
 
-ROW_HEIGHT = 18  # pixels per row of a heatmap or horizontal bar chart: labels stay legible
-MIN_HEIGHT = 160
+ROW_HEIGHT = 20  # pixels per row of a heatmap or horizontal bar chart: labels stay legible
+CHART_HEIGHT = 300  # pixels, title and axes included, for charts with a quantitative y axis
 PROBABILITY_FORMAT = ".3g"
+TAIL_SHOWN = 0.995  # the length axis ends where the target has this much of its mass
+GENERATED_COLOUR, TARGET_COLOUR = "#4c78a8", "#f58518"  # blue bars, orange line: apart for colour-blind eyes too
 
 
-def _height(rows: int) -> int:
-    return max(MIN_HEIGHT, ROW_HEIGHT * rows)
+def _rows() -> alt.Step:
+    return alt.Step(ROW_HEIGHT)
+
+
+def _token_axis(labels) -> alt.Axis:
+    """Every token labelled; horizontal when tokens are short (characters), slanted when long (words)."""
+    short = max((len(str(label)) for label in labels if label != END_KEY), default=0) <= 2
+    return alt.Axis(labelAngle=0 if short else -45, labelOverlap=False)
 
 
 def show_token(token: str) -> str:
@@ -46,7 +56,7 @@ def heatmap_chart(heatmap: Heatmap) -> alt.Chart:
         alt.Chart(data, title=heatmap.title)
         .mark_rect()
         .encode(
-            x=alt.X("column:N", title=heatmap.column_title, sort=columns, axis=alt.Axis(labelAngle=0)),
+            x=alt.X("column:N", title=heatmap.column_title, sort=columns, axis=_token_axis(columns)),
             y=alt.Y("row:N", title=heatmap.row_title, sort=rows),
             color=alt.Color("value:Q", title="probability", scale=alt.Scale(scheme="blues")),
             tooltip=[
@@ -55,7 +65,7 @@ def heatmap_chart(heatmap: Heatmap) -> alt.Chart:
                 alt.Tooltip("value:Q", title="probability", format=PROBABILITY_FORMAT),
             ],
         )
-        .properties(height=_height(len(rows)))
+        .properties(height=_rows())
     )
 
 
@@ -78,7 +88,7 @@ def posterior_chart(completion: Completion, top_tokens: int = 12) -> alt.Chart:
         alt.Chart(data, title=f"Posterior of each unknown position given {completion.pattern!r}")
         .mark_rect()
         .encode(
-            x=alt.X("token:N", title="token", sort=order, axis=alt.Axis(labelAngle=0)),
+            x=alt.X("token:N", title="token", sort=order, axis=_token_axis(order)),
             y=alt.Y("position:N", title="position in the item", sort=list(dict.fromkeys(data["position"]))),
             color=alt.Color("probability:Q", title="probability", scale=alt.Scale(scheme="oranges")),
             tooltip=[
@@ -87,7 +97,7 @@ def posterior_chart(completion: Completion, top_tokens: int = 12) -> alt.Chart:
                 alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT),
             ],
         )
-        .properties(height=_height(data["position"].nunique() + 2))
+        .properties(height=alt.Step(2 * ROW_HEIGHT))
     )
 
 
@@ -105,8 +115,21 @@ def top_completions_chart(completion: Completion) -> alt.Chart:
                 alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT),
             ],
         )
-        .properties(height=_height(len(data)))
+        .properties(height=_rows())
     )
+
+
+def _half_width(longest: int) -> float:
+    """Half the width of a bar on a numeric length axis: 0.4 of a token, wider on long axes
+    (hundreds of notes) so that bars stay visible."""
+    return max(0.4, longest / 300)
+
+
+def _quantile_length(probs: np.ndarray | None, mass: float) -> int:
+    """The shortest length by which `probs` (p(λ), float (max λ + 1,)) has `mass`; 1 for None."""
+    if probs is None or not np.sum(probs):
+        return 1
+    return int(np.searchsorted(np.cumsum(probs) / np.sum(probs), mass))
 
 
 def length_frame(target: np.ndarray | None, generated_lengths, target_label: str = "target") -> pd.DataFrame:
@@ -135,19 +158,41 @@ def length_frame(target: np.ndarray | None, generated_lengths, target_label: str
 def length_comparison_chart(target: np.ndarray | None, generated_lengths, unit: str, target_label: str) -> alt.Chart:
     """The target length distribution (line) against the lengths actually generated (bars)."""
     data = length_frame(target, generated_lengths, target_label)
+    x_title = f"length ({unit})"
+    generated = data.loc[data["series"] == "generated", "length"]
+    right = max(int(generated.max()) if len(generated) else 1, _quantile_length(target, TAIL_SHOWN))
+    x_scale = alt.Scale(domain=[0, right + 1])  # a long, thin target tail would squeeze the bars
+    half = _half_width(right)
     base = alt.Chart(data).encode(
-        x=alt.X("length:Q", title=f"length ({unit})", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("share:Q", title="share of items", axis=alt.Axis(format="%")),
-        color=alt.Color("series:N", title=None),
+        color=alt.Color(
+            "series:N",
+            title=None,
+            scale=alt.Scale(domain=["generated", target_label], range=[GENERATED_COLOUR, TARGET_COLOUR]),
+            legend=alt.Legend(orient="top", labelLimit=0),
+        ),
         tooltip=[
             alt.Tooltip("series:N"),
-            alt.Tooltip("length:Q", title=f"length ({unit})"),
+            alt.Tooltip("length:Q", title=x_title),
             alt.Tooltip("share:Q", format=".1%"),
         ],
     )
-    bars = base.transform_filter(alt.datum.series == "generated").mark_bar(opacity=0.6)
-    line = base.transform_filter(alt.datum.series != "generated").mark_line(point=True)
-    return alt.layer(bars, line).properties(title="Target length distribution vs generated lengths", height=260)
+    bars = (
+        base.transform_filter(alt.datum.series == "generated")
+        .transform_calculate(low=f"datum.length - {half}", high=f"datum.length + {half}")
+        .mark_bar(opacity=0.6, clip=True)
+        .encode(
+            x=alt.X("low:Q", title=x_title, scale=x_scale, axis=alt.Axis(tickMinStep=1)), x2="high:Q", y2=alt.datum(0)
+        )
+    )
+    line = (
+        base.transform_filter(alt.datum.series != "generated")
+        .mark_line(point=True, clip=True)
+        .encode(x=alt.X("length:Q", title=x_title, scale=x_scale))
+    )
+    return alt.layer(bars, line).properties(
+        title="Target length distribution vs generated lengths", height=CHART_HEIGHT
+    )
 
 
 def length_histogram_chart(lengths, unit: str) -> alt.Chart:
@@ -155,15 +200,19 @@ def length_histogram_chart(lengths, unit: str) -> alt.Chart:
     counts = np.bincount(np.asarray(lengths, dtype=np.int64))
     present = np.flatnonzero(counts)
     data = pd.DataFrame({"length": present, "items": counts[present]})
+    half = _half_width(int(present.max()) if len(present) else 1)
     return (
         alt.Chart(data, title="Length distribution of the corpus")
+        .transform_calculate(low=f"datum.length - {half}", high=f"datum.length + {half}")
         .mark_bar()
         .encode(
-            x=alt.X("length:Q", title=f"length ({unit})", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("low:Q", title=f"length ({unit})", axis=alt.Axis(tickMinStep=1)),
+            x2="high:Q",
             y=alt.Y("items:Q", title="items"),
+            y2=alt.datum(0),
             tooltip=[alt.Tooltip("length:Q", title=f"length ({unit})"), alt.Tooltip("items:Q")],
         )
-        .properties(height=240)
+        .properties(height=CHART_HEIGHT)
     )
 
 
@@ -185,7 +234,7 @@ def next_token_chart(distribution: dict[str, float], context: str, top: int = 25
             y=alt.Y("token:N", title="next token", sort="-x"),
             tooltip=[alt.Tooltip("token:N"), alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT)],
         )
-        .properties(height=_height(len(data)))
+        .properties(height=_rows())
     )
 
 
@@ -207,7 +256,7 @@ def token_frequency_chart(frequencies: pd.DataFrame, noun: str) -> alt.Chart:
             y=alt.Y("token:N", title=noun, sort="-x"),
             tooltip=[alt.Tooltip("token:N", title=noun), alt.Tooltip("count:Q"), alt.Tooltip("share:Q", format=".1%")],
         )
-        .properties(height=_height(len(frequencies)))
+        .properties(height=_rows())
     )
 
 
@@ -228,5 +277,5 @@ def piano_roll_chart(roll: pd.DataFrame, title: str = "Piano roll") -> alt.Chart
                 alt.Tooltip("start:Q", format=".2f"),
             ],
         )
-        .properties(height=max(MIN_HEIGHT, 8 * (high - low + 3)))
+        .properties(height=max(CHART_HEIGHT, 10 * (high - low + 3) + 100))
     )

@@ -397,6 +397,11 @@ def default_pattern(selection: Selection, model) -> str:
     return examples[0]
 
 
+def escape_markdown(text: str) -> str:
+    """`text` shown literally where Streamlit renders Markdown (pattern stars, underscores)."""
+    return "".join("\\" + ch if ch in "\\*_`[]<>#%" else ch for ch in text)
+
+
 def use_example(pattern_key: str) -> None:
     """Callback of the example pills: copy the chosen example into the pattern box."""
     example = st.session_state.get("complete/example")
