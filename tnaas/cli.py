@@ -249,6 +249,7 @@ def _cmd_compare(args, out) -> int:
             continue
         table.append([r.model, f"{r.nll_per_token:.4f}", f"{r.perplexity:.3f}", f"{r.novelty:.0%}", f"{r.diversity:.0%}", f"{r.fit_seconds:.2f}", "exact" if r.exact else "approximate"])
     _print_table(table, out)
+    out.write(f"held-out items: {rows[0].test_items:,} (items with tokens unseen in training are moved to training)\n")
     return 0
 
 

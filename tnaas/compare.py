@@ -61,7 +61,8 @@ def parse_model_choice(text: str) -> ModelChoice:
 class ComparisonRow:
     """One model's scores. `nll_per_token` in nats (inf if a test item is impossible);
     `novelty`: share of distinct samples not in the training corpus; `diversity`: distinct
-    samples / samples; `fit_seconds`: wall-clock fit time on this machine."""
+    samples / samples; `fit_seconds`: wall-clock fit time on this machine; `test_items`:
+    held-out items scored (those with a token unseen in training are moved to training)."""
 
     model: str
     nll_per_token: float
@@ -70,6 +71,7 @@ class ComparisonRow:
     diversity: float
     fit_seconds: float
     exact: bool
+    test_items: int = 0
     note: str = ""
 
     def to_dict(self) -> dict:
@@ -101,7 +103,7 @@ def compare_models(
         ok, why = spec.available()
         if not ok:
             nan = float("nan")
-            rows.append(ComparisonRow(choice.label, nan, nan, nan, nan, nan, False, why))
+            rows.append(ComparisonRow(choice.label, nan, nan, nan, nan, nan, False, len(test), why))
             continue
         model = spec.build(dict(choice.params), random_state=seed, corpus=train)
         started = time.perf_counter()
@@ -120,6 +122,7 @@ def compare_models(
                 len(distinct) / len(drawn) if drawn else float("nan"),
                 fit_seconds,
                 model.exact,
+                len(test),
             )
         )
     if progress:

@@ -80,18 +80,26 @@ def evaluate(model, items) -> Evaluation:
 def train_test_split(corpus: Corpus, test_size: int | float = 0.1, random_state=None) -> tuple[Corpus, tuple[str, ...]]:
     """Split a corpus into a training `Corpus` and held-out items, shuffled with a seed.
 
-    `test_size`: a count of items, or a fraction in (0, 1).
+    `test_size`: a count of items, or a fraction in (0, 1). The vocabulary is closed: a
+    held-out item with a token that the training part never has moves to the training part
+    (no model can score a token it has never seen), so the test part can come out smaller.
     """
     n = len(corpus.items)
     count = int(round(test_size * n)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
     if not 1 <= count < n - 4:
         raise TnaasError(f"test size {test_size!r} leaves too few items on one side of the split ({n} items)")
     order = rng_from(random_state).permutation(n)
-    test = tuple(corpus.items[i] for i in order[:count])
-    train = corpus_from_items(
-        [corpus.items[i] for i in order[count:]],
-        corpus.token_kind,
-        name=f"{corpus.name}-train",
-        title=f"{corpus.title} (train)",
-    )
-    return train, test
+    train_items = [corpus.items[i] for i in order[count:]]
+    test_items = [corpus.items[i] for i in order[:count]]
+    known = {t for item in train_items for t in tokenize(item, corpus.token_kind)}
+    while True:  # moving an item can make others scorable, so repeat until nothing moves
+        unseen = [item for item in test_items if not set(tokenize(item, corpus.token_kind)) <= known]
+        if not unseen:
+            break
+        train_items += unseen
+        test_items = [item for item in test_items if item not in set(unseen)]
+        known |= {t for item in unseen for t in tokenize(item, corpus.token_kind)}
+    if not test_items:
+        raise TnaasError("every held-out item has a token the training part never has: nothing left to test on")
+    train = corpus_from_items(train_items, corpus.token_kind, name=f"{corpus.name}-train", title=f"{corpus.title} (train)")
+    return train, tuple(test_items)
