@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -34,7 +35,9 @@ VALIDATION_FRACTION = 0.05  # of the items, at most MAX_VALIDATION, only when th
 MAX_VALIDATION = 1_500
 MIN_VALIDATION_CORPUS = 50
 PATIENCE = 3  # epochs without a better validation score before stopping
-TRAIN_THREADS = 1  # fixed, so the same seed gives the same weights anywhere; more threads were slower (small matrices)
+# One thread for training and inference: the same seed gives the same weights on any machine,
+# and for matrices this small a second thread was 2-8x slower on a shared 2-core machine.
+THREADS = 1
 SCORE_BATCH = 2_048  # items per forward pass when scoring
 
 
@@ -47,6 +50,17 @@ def _torch():
 
         raise TnaasError(MODELS["lstm"].available()[1] or "the lstm model needs torch") from None
     return torch
+
+
+@contextmanager
+def _threads(torch):
+    """Run torch on `THREADS` threads inside the block, then restore the caller's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _network(torch, vocab_size: int, hidden_size: int):
@@ -120,14 +134,9 @@ class LSTMModel(SequenceModel):
         n_val = n_val if len(sequences) >= MIN_VALIDATION_CORPUS else 0
         validation = [sequences[i] for i in order[:n_val]]
         training = [sequences[i] for i in order[n_val:]]
-        threads = torch.get_num_threads()
-        torch.set_num_threads(TRAIN_THREADS)
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                net, history = self._train(torch, vocab_size, training, validation, rng, progress)
-        finally:
-            torch.set_num_threads(threads)
+        with _threads(torch), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net, history = self._train(torch, vocab_size, training, validation, rng, progress)
         self.net_ = net.double().eval()
         for parameter in self.net_.parameters():
             parameter.requires_grad_(False)
@@ -192,7 +201,7 @@ class LSTMModel(SequenceModel):
         """Feed one token id per run (int64 (n,), `len(vocabulary_)` = BEGIN); returns
         (probabilities float64 (n, vocabulary + 1) of the next token, END last; new state)."""
         torch = _torch()
-        with torch.no_grad():
+        with torch.no_grad(), _threads(torch):
             logits, state = _run(self.net_, torch.as_tensor(tokens, dtype=torch.long).reshape(-1, 1), state)
             probs = torch.softmax(logits[:, 0] / temperature, dim=-1)
         return probs.numpy(), state
@@ -349,7 +358,7 @@ def _score(torch, net, sequences, vocab_size: int, temperature: float = 1.0) -> 
     for start in range(0, len(known), SCORE_BATCH):
         index = known[start : start + SCORE_BATCH]
         inputs, targets, _ = _pad(torch, [sequences[i] for i in index], vocab_size)
-        with torch.no_grad():
+        with torch.no_grad(), _threads(torch):
             logits, _ = _run(net, inputs)
             logp = torch.log_softmax(logits.to(torch.float64) / temperature, dim=-1)
             picked = logp.gather(2, targets.clamp(min=0).unsqueeze(2)).squeeze(2)

@@ -6,21 +6,23 @@ An LSTM's next-token distribution depends on the whole prefix, so the exact latt
 
 - **Enumeration** (exact): a fixed-length pattern whose `*`s leave at most `max_candidates`
   completions is answered by scoring every candidate with the model's exact log-probability.
-- **SMC** (approximate): particles grow token by token; each draws its next token from the
+- **SMC** (approximate): particles grow token by token. Each draws its next token from the
   model's distribution restricted to the tokens the pattern DFA allows (and that can still
-  reach an accepting state within the length limit) and multiplies its weight by the
-  allowed probability mass. When the effective sample size (ESS) drops below half the
-  particles they are resampled (systematic). The mean weight increments multiply to an
-  unbiased estimate of p(pattern); the weighted particles approximate p(item | pattern).
+  reach an accepting state within the length cap) and multiplies its weight by that allowed
+  mass. Ending is not sampled but branched off: wherever the DFA accepts, the particle's
+  prefix is recorded as a finished item weighted by its probability of ending there (a
+  Rao-Blackwellised estimate with less variance). When the particles' effective sample size
+  (ESS) drops below half their number they are resampled (systematic). The recorded weights
+  sum to an unbiased estimate of p(pattern) and, normalised, approximate p(item | pattern).
+
+Length distributions other than natural: p(item) = p(λ) p_model(item) / p_model(λ), so one
+run over any sequence estimates p_model(λ) for every λ at once (exact by enumeration when
+short), and the pattern run weighs ending after λ tokens by p(λ) / p_model(λ).
 
 `model` is anything with `vocabulary_`, `token_kind_`, `max_length_`, `start_state(n)`,
-`step(tokens, state, temperature) -> (probs (n, vocabulary + 1), state)` with END last
-and BEGIN = id `len(vocabulary_)` as input, `select(state, index)` and
-`score_ids(sequences, temperature)`: see `tnaas.models.lstm.LSTMModel`.
-
-Length distributions other than natural: p(item) = p(λ) p_model(item) / p_model(λ). For
-each length λ the pattern allows, one SMC run constrained to exactly λ tokens estimates
-p_model(pattern, λ) and another (or enumeration, when small) estimates p_model(λ).
+`step(tokens, state, temperature) -> (probs (n, vocabulary + 1), state)` (END last; input id
+`len(vocabulary_)` is BEGIN), `select(state, index)` and `score_ids(sequences, temperature)`:
+see `tnaas.models.lstm.LSTMModel`.
 """
 
 from __future__ import annotations
@@ -35,36 +37,83 @@ from tnaas.lengths import LengthDistribution
 from tnaas.patterns import LITERAL, ONE, PatternDFA, any_sequence_dfa, compile_pattern, parse_pattern
 from tnaas.tokens import detokenize
 
-PARTICLES = 2_000  # default: ~1% error on posteriors near 0.5 at ESS 2,000; a fraction of a second
+PARTICLES = 2_000  # default: posteriors within ~±0.02 at ESS 2,000; well under a second on names
 MAX_PARTICLES = 100_000
 MAX_CANDIDATES = 20_000  # enumerate (exactly) up to this many completions: ~1 s for the LSTM
-SAMPLE_PARTICLES = 500  # per distinct length when sampling under a length distribution
-MAX_LENGTHS = 40  # lengths one answer may span under a length distribution (two SMC runs each)
-RESAMPLE_BELOW = 0.5  # resample when ESS < this fraction of the particles
+TOP_POOL = 2_000  # the heaviest items re-scored exactly to rank the top completions
+RESAMPLE_BELOW = 0.5  # resample when the ESS falls below this fraction of the particles
+NEGLIGIBLE = 1e-12  # stop once the running particles carry this little next to the items found
 _FAR = 1 << 30  # "cannot reach an accepting state"
 
 
 @dataclass(frozen=True)
-class Particles:
-    """Weighted token sequences approximating p(item | constraint).
+class Weighted:
+    """Items with weights approximating (or, when enumerated, equal to) p(item | query).
 
-    `tokens`: int64 (n, width), -1 past each item's end; `lengths`: int64 (n,); `weights`:
-    float64 (n,) summing to 1; `log_z`: estimated log p(constraint) (natural log);
-    `truncated`: estimated probability of matching prefixes cut off by the length cap.
+    Stored as a particle family tree: slot i after t + 1 tokens holds token `tokens[t, i]`
+    and continues slot `parents[t, i]` after t tokens (both int64 (width, n)). `ends[t, i]`
+    (float64 (width + 1, n), summing to 1) is the weight of the item made of the first t
+    tokens of slot i. `log_z` is the log of the total weight before normalising (the
+    estimate of p(query)); `log_end_weight` (width + 1,) the log factor the target puts on
+    ending after t tokens; `truncated` estimates the probability of matching prefixes that
+    the length cap cut off; `particles` is how many particles made the tree.
     """
 
     tokens: np.ndarray
-    lengths: np.ndarray
-    weights: np.ndarray
+    parents: np.ndarray
+    ends: np.ndarray
     log_z: float
+    log_end_weight: np.ndarray
     truncated: float = 0.0
-    scores: np.ndarray | None = None  # exact log target probability of each row, when known
-    length_factor: np.ndarray | None = None  # log p(λ) / p_model(λ) by λ, for length distributions
+    particles: int = 0
 
     @property
     def ess(self) -> float:
-        """Effective sample size of the weights, 1 / sum(w²)."""
-        return float(1.0 / np.sum(self.weights**2)) if self.weights.sum() > 0 else 0.0
+        """Kish's effective sample size of the items, at most the number of particles."""
+        total = float(np.sum(self.ends**2))
+        return min(1.0 / total, float(self.particles)) if total > 0 else 0.0
+
+    def sequences(self, lengths: np.ndarray, slots: np.ndarray) -> list[np.ndarray]:
+        """The token ids of the items (lengths[k], slots[k]) (int64 arrays)."""
+        out = np.full((len(slots), int(lengths.max(initial=0))), -1, dtype=np.int64)
+        slot = np.asarray(slots, dtype=np.int64).copy()
+        for t in range(out.shape[1] - 1, -1, -1):
+            inside = lengths > t
+            out[inside, t] = self.tokens[t, slot[inside]]
+            slot[inside] = self.parents[t, slot[inside]]
+        return [row[:n] for row, n in zip(out, lengths)]
+
+    def distinct(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct items with positive weight: (lengths, a slot holding each, total
+        weight), each (m,). Slots share a prefix when their parents do and their last token agrees."""
+        n = self.ends.shape[1]
+        prefix = np.zeros(n, dtype=np.int64)  # id of each slot's prefix, equal ids = equal prefixes
+        lengths, slots, weights = [], [], []
+        for t in range(self.ends.shape[0]):
+            if t > 0:
+                key = prefix[self.parents[t - 1]] * (int(self.tokens[t - 1].max(initial=0)) + 1) + self.tokens[t - 1]
+                prefix = np.unique(key, return_inverse=True)[1].reshape(-1)
+            ended = np.flatnonzero(self.ends[t] > 0)
+            if len(ended):
+                ids, first, group = np.unique(prefix[ended], return_index=True, return_inverse=True)
+                lengths.append(np.full(len(ids), t))
+                slots.append(ended[first])
+                weights.append(np.bincount(group.reshape(-1), weights=self.ends[t, ended]))
+        if not lengths:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(lengths), np.concatenate(slots), np.concatenate(weights)
+
+    def marginals(self, vocab_size: int) -> list[tuple[np.ndarray, float]]:
+        """Per position t: (weight of each token at t (vocab_size,), weight of items ended before t)."""
+        used = np.flatnonzero(self.ends.sum(axis=1) > 0)
+        last = int(used[-1]) if len(used) else 0
+        through = self.ends[last].copy()  # weight of items of length >= t + 1, by slot after t + 1 tokens
+        out = [None] * last
+        for t in range(last - 1, -1, -1):
+            out[t] = np.bincount(self.tokens[t], weights=through, minlength=vocab_size)
+            through = self.ends[t] + np.bincount(self.parents[t], weights=through, minlength=self.ends.shape[1])
+        ended = np.cumsum(self.ends.sum(axis=1))
+        return [(out[t], float(ended[t])) for t in range(last)]
 
 
 def steps_to_accept(next_state: np.ndarray, accepting: np.ndarray) -> np.ndarray:
@@ -81,62 +130,60 @@ def steps_to_accept(next_state: np.ndarray, accepting: np.ndarray) -> np.ndarray
         dist = new
 
 
-def run_smc(
-    model,
-    dfa: PatternDFA,
-    n: int,
-    rng: np.random.Generator,
-    temperature: float,
-    cap: int,
-    exact_length: int | None = None,
-) -> Particles:
-    """SMC with `n` particles for items matching `dfa`, at most `cap` tokens long (exactly
-    `exact_length` when given; then `truncated` is 0). See the module docstring."""
+def run_smc(model, dfa: PatternDFA, n: int, rng: np.random.Generator, temperature: float, end_weight) -> Weighted:
+    """SMC with `n` particles for the items matching `dfa` (see the module docstring).
+
+    `end_weight`: float64 (cap + 1,), the factor on ending after t tokens (all ones: the
+    model's own lengths up to the cap `cap`; zero where ending is not allowed).
+    """
     vocab_size = len(model.vocabulary_)
-    next_state = dfa.delta[:, dfa.token_class]  # (dfa states, vocabulary)
+    end_weight = np.asarray(end_weight, dtype=np.float64)
+    cap = len(end_weight) - 1
+    last_end = int(np.flatnonzero(end_weight)[-1]) if end_weight.any() else -1
+    next_state = dfa.delta[:, dfa.token_class]  # (DFA states, vocabulary)
     dist = steps_to_accept(next_state, dfa.accepting)
-    limit = cap if exact_length is None else exact_length
-    tokens = np.full((n, limit), -1, dtype=np.int64)
-    lengths = np.full(n, -1, dtype=np.int64)
+    tokens = np.zeros((cap, n), dtype=np.int64)
+    parents = np.tile(np.arange(n), (cap, 1))
+    log_ends = np.full((cap + 1, n), -np.inf)
     q = np.zeros(n, dtype=np.int64)
     last = np.full(n, vocab_size, dtype=np.int64)  # BEGIN
     weights = np.full(n, 1.0 / n)
-    log_z, truncated = 0.0, 0.0
+    log_run, log_cut, log_found = 0.0, -np.inf, -np.inf  # running mass; cut off by the cap; ended
     state = model.start_state(n)
-    for t in range(limit + 1):
-        alive = lengths < 0
-        if not alive.any():
-            break
-        probs, state = model.step(np.where(alive, last, vocab_size), state, temperature)
-        nq = next_state[q]
-        reach = np.where(nq >= 0, dist[np.maximum(nq, 0)], _FAR)
-        ok = reach <= limit - t - 1
-        can_end = dfa.accepting[q] & (exact_length is None or t == exact_length)
-        allowed = np.concatenate([probs[:, :vocab_size] * ok, (probs[:, vocab_size] * can_end)[:, None]], axis=1)
-        mass = np.where(alive, allowed.sum(axis=1), 1.0)
-        if exact_length is None:  # matching prefixes that would need more than `cap` tokens
-            cut = (probs[:, :vocab_size] * ((reach < _FAR) & ~ok)).sum(axis=1)
-            truncated += float(np.exp(log_z) * np.dot(weights, np.where(alive, cut, 0.0)))
-        step_z = float(np.dot(weights, mass))
-        if step_z <= 0:
-            return Particles(tokens, lengths, np.zeros(n), -np.inf)
-        log_z += np.log(step_z)
-        weights = weights * mass / step_z
-        live = np.flatnonzero(alive & (mass > 0))
-        drawn = draw(allowed[live], rng)
-        ended = drawn == vocab_size
-        lengths[live[ended]] = t
-        going, token = live[~ended], drawn[~ended]
-        if len(going):  # never at t == limit, where only ending is allowed
-            tokens[going, t] = token
-            q[going], last[going] = next_state[q[going], token], token
-        if (lengths < 0).any() and 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * n:
-            index = _systematic(weights, rng)
-            tokens, lengths, q, last = tokens[index], lengths[index], q[index], last[index]
-            state = model.select(state, index)
-            weights = np.full(n, 1.0 / n)
-    lengths[lengths < 0] = limit  # unreachable: every particle has ended by now (mass 0 otherwise)
-    return Particles(tokens, lengths, weights, float(log_z), truncated)
+    with np.errstate(divide="ignore"):
+        for t in range(cap + 1):
+            probs, state = model.step(last, state, temperature)
+            if end_weight[t] > 0:
+                log_ends[t] = log_run + np.log(weights * probs[:, vocab_size] * dfa.accepting[q] * end_weight[t])
+                log_found = np.logaddexp(log_found, _logsumexp(log_ends[t]))
+            if t == cap:
+                break
+            nq = next_state[q]
+            reach = np.where(nq >= 0, dist[np.maximum(nq, 0)], _FAR)
+            ok = reach <= last_end - t - 1
+            cut = np.dot(weights, (probs[:, :vocab_size] * ((reach < _FAR) & ~ok)).sum(axis=1))
+            log_cut = np.logaddexp(log_cut, log_run + np.log(cut))
+            allowed = probs[:, :vocab_size] * ok
+            mass = allowed.sum(axis=1)
+            step = float(np.dot(weights, mass))
+            if step <= 0:
+                break
+            log_run += np.log(step)
+            weights = weights * mass / step
+            if log_run < log_found + np.log(NEGLIGIBLE):  # what is left cannot change the answer
+                log_cut = np.logaddexp(log_cut, log_run)
+                break
+            if 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * n:
+                index = _systematic(weights, rng)
+                parents[t], q, allowed, weights = index, q[index], allowed[index], np.full(n, 1.0 / n)
+                state = model.select(state, index)
+            live = np.flatnonzero(weights > 0)
+            token = draw(allowed[live], rng)
+            tokens[t, live], q[live], last[live] = token, next_state[q[live], token], token
+    log_z = _logsumexp(log_ends.ravel())
+    ends = np.exp(log_ends - log_z) if log_z > -np.inf else np.zeros_like(log_ends)
+    truncated = float(np.exp(log_cut)) if np.isfinite(log_cut) else 0.0
+    return Weighted(tokens, parents, ends, log_z, _log(end_weight), truncated, n)
 
 
 def complete(
@@ -152,8 +199,8 @@ def complete(
 ) -> Completion:
     """Answer the pattern `text` for `model` (see the module docstring and `Completion`).
 
-    `top` and `samples` as for the exact models; `method` says "exact: ..." only when every
-    candidate was scored, else "approximate: SMC, N particles, effective sample size E".
+    `method` says "exact: ..." only when every candidate was scored exactly, else
+    "approximate: SMC, N particles, effective sample size E".
     """
     pattern = parse_pattern(text, model.token_kind_)
     vocab = model.vocabulary_
@@ -161,46 +208,40 @@ def complete(
     fixed = pattern.fixed_length
     if particles < 1:
         raise TnaasError("particles must be at least 1")
-    support = None  # lengths to consider; None = the model's own stopping (natural)
+    cap = fixed if fixed is not None else model.max_length_
+    end_weight = np.ones(cap + 1)
+    note = ""
     if not lengths.is_natural:
         support = [int(lam) for lam in np.flatnonzero(lengths.probs) if lam >= pattern.min_length]
         support = [lam for lam in support if fixed is None or lam == fixed]
         if not support:
-            return Completion(text, 0.0, max_length=lengths.max_length or 0, message=impossible_message(text, True))
-        if len(support) > MAX_LENGTHS:
-            raise TnaasError(
-                f"the {model.name} model completes gap patterns under at most {MAX_LENGTHS} different lengths "
-                f"(length {lengths.label} allows {len(support)}): choose a narrower length range or a fixed length"
-            )
+            return Completion(text, 0.0, max_length=lengths.max_length, message=impossible_message(text, True))
+        cap = max(support)
+        log_lengths, note = _length_log_probs(model, support, rng, temperature, particles, max_candidates)
+        end_weight = np.zeros(cap + 1)
+        known = [lam for lam in support if log_lengths[lam] > -np.inf]  # the model can end there
+        end_weight[known] = np.exp(np.log(lengths.probs[known]) - log_lengths[known])
     stars = sum(kind == ONE for kind, _ in pattern.elements)
     if fixed is not None and len(vocab) ** stars <= max_candidates:
-        found = _enumerate(model, pattern.elements, temperature)
-        method = f"exact: all {len(found.weights):,} completions scored"
-        if support is not None:
-            log_len, how = _log_length_prob(model, fixed, rng, temperature, particles, max_candidates)
-            delta = float(np.log(lengths.probs[fixed]) - log_len)
-            found = Particles(
-                found.tokens, found.lengths, found.weights, found.log_z + delta, 0.0, found.scores + delta
-            )
-            if how != "exact":
-                method = f"exact posteriors ({len(found.weights):,} completions scored); p(pattern) {how}"
-    elif support is None:
-        found = run_smc(model, dfa, particles, rng, temperature, fixed if fixed is not None else model.max_length_)
-        method = _smc_method(particles, found)
+        found = _enumerate(model, pattern.elements, temperature, end_weight[fixed])
+        method = f"exact: all {found.ends.shape[1]:,} completions scored"
+        if note:
+            method = f"exact posteriors ({found.ends.shape[1]:,} completions scored); p(pattern) {note}"
     else:
-        found = _smc_over_lengths(model, dfa, support, lengths, rng, temperature, particles, max_candidates)
-        method = _smc_method(particles, found, len(support))
-    cap = fixed if fixed is not None else (model.max_length_ if support is None else max(support))
+        found = run_smc(model, dfa, particles, rng, temperature, end_weight)
+        method = f"approximate: SMC, {particles:,} particles, effective sample size {found.ess:,.0f}"
     if found.log_z == -np.inf:
         return Completion(text, 0.0, max_length=cap, message=impossible_message(text, True))
+    drawn = _multinomial(found.ends.ravel(), samples, rng)
+    n_slots = found.ends.shape[1]
     return Completion(
         text,
         float(np.exp(found.log_z)),
         _positions(pattern, found, vocab),
         _top(model, found, top, temperature),
-        [_text(model, found.tokens[i], found.lengths[i]) for i in _multinomial(found.weights, samples, rng)],
+        [_text(model, s) for s in found.sequences(drawn // n_slots, drawn % n_slots)],
         method=method,
-        truncated_mass=found.truncated,
+        truncated_mass=found.truncated if lengths.is_natural and fixed is None else 0.0,
         max_length=cap,
         top_complete=method.startswith("exact"),
     )
@@ -209,95 +250,76 @@ def complete(
 def sample_lengths(
     model, n: int, lengths: LengthDistribution, rng: np.random.Generator, temperature: float
 ) -> list[np.ndarray]:
-    """`n` token-id sequences: λ drawn from `lengths`, then an item from the SMC approximation
-    of p_model(item | length λ) (at least `SAMPLE_PARTICLES` particles per distinct λ)."""
-    drawn = rng.choice(len(lengths.probs), size=n, p=lengths.probs)
-    out: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n
-    anything = any_sequence_dfa(len(model.vocabulary_))
-    for lam in np.unique(drawn):
-        where = np.flatnonzero(drawn == lam)
-        count = min(MAX_PARTICLES, max(SAMPLE_PARTICLES, 4 * len(where)))
-        found = run_smc(model, anything, count, rng, temperature, int(lam), exact_length=int(lam))
-        for i, pick in zip(where, _multinomial(found.weights, len(where), rng)):
-            out[i] = found.tokens[pick, :lam].copy()
-    return out
+    """`n` token-id sequences from p(λ) p_model(item | λ): one SMC run over every length
+    of the distribution, its items reweighted so that each length λ carries p(λ)."""
+    support = np.flatnonzero(lengths.probs)
+    end_weight = np.zeros(int(support[-1]) + 1)
+    end_weight[support] = 1.0
+    count = min(MAX_PARTICLES, max(PARTICLES, n))
+    found = run_smc(model, any_sequence_dfa(len(model.vocabulary_)), count, rng, temperature, end_weight)
+    per_length = found.ends.sum(axis=1)
+    target = np.zeros_like(per_length)
+    possible = per_length > 0
+    target[possible] = lengths.probs[: len(per_length)][possible]
+    if target.sum() <= 0:
+        raise TnaasError(f"the {model.name} model found no items of length {lengths.label}")
+    weights = found.ends * (target / target.sum() / np.where(possible, per_length, 1.0))[:, None]
+    drawn = _multinomial(weights.ravel(), n, rng)
+    return found.sequences(drawn // found.ends.shape[1], drawn % found.ends.shape[1])
 
 
 # ----------------------------------------------------------------------- helpers
-def _enumerate(model, elements, temperature: float) -> Particles:
-    """Every completion of a fixed-length pattern, weighted exactly by p(item | pattern)."""
+def _enumerate(model, elements, temperature: float, end_weight: float = 1.0) -> Weighted:
+    """Every completion of a fixed-length pattern, weighted exactly (a flat `Weighted`)."""
     vocab = model.vocabulary_
     index = {token: i for i, token in enumerate(vocab)}
     unknown = [i for i, (kind, _) in enumerate(elements) if kind == ONE]
-    count = len(vocab) ** len(unknown)
-    tokens = np.empty((count, len(elements)), dtype=np.int64)
+    count, width = len(vocab) ** len(unknown), len(elements)
+    tokens = np.empty((width, count), dtype=np.int64)
     for i, (kind, token) in enumerate(elements):
         if kind == LITERAL:
-            tokens[:, i] = index[token]
+            tokens[i] = index[token]
     if unknown:
-        grid = np.unravel_index(np.arange(count), (len(vocab),) * len(unknown))
-        tokens[:, unknown] = np.stack(grid, axis=1)
-    scores = model.score_ids(list(tokens), temperature)
-    log_z = _logsumexp(scores)
-    weights = np.exp(scores - log_z) if log_z > -np.inf else np.zeros(count)
-    return Particles(tokens, np.full(count, len(elements)), weights, log_z, 0.0, scores)
+        tokens[unknown] = np.stack(np.unravel_index(np.arange(count), (len(vocab),) * len(unknown)))
+    scores = model.score_ids(list(tokens.T), temperature)
+    log_z = _logsumexp(scores) + float(_log(np.array(end_weight)))
+    ends = np.zeros((width + 1, count))
+    if log_z > -np.inf:
+        ends[width] = np.exp(scores - _logsumexp(scores))
+    log_end_weight = np.full(width + 1, -np.inf)
+    log_end_weight[width] = _log(np.array(end_weight))
+    return Weighted(tokens, np.tile(np.arange(count), (width, 1)), ends, log_z, log_end_weight, 0.0, count)
 
 
-def _log_length_prob(
-    model, lam: int, rng, temperature: float, particles: int, max_candidates: int
-) -> tuple[float, str]:
-    """log p_model(length = λ) and how it was found ("exact" or an "approximate: ..." note)."""
-    if len(model.vocabulary_) ** lam <= max_candidates:
-        return _enumerate(model, ((ONE, None),) * lam, temperature).log_z, "exact"
-    found = run_smc(model, any_sequence_dfa(len(model.vocabulary_)), particles, rng, temperature, lam, lam)
-    return (
-        found.log_z,
-        f"approximate: p(length {lam}) by SMC, {particles:,} particles, effective sample size {found.ess:,.0f}",
-    )
+def _length_log_probs(model, support, rng, temperature, particles, max_candidates) -> tuple[np.ndarray, str]:
+    """log p_model(length λ) for λ = 0..max(support), exact where enumerable, and "" or a
+    note saying how the rest was estimated."""
+    out = np.full(max(support) + 1, -np.inf)
+    vocab_size = len(model.vocabulary_)
+    rest = [lam for lam in support if vocab_size**lam > max_candidates]
+    for lam in set(support) - set(rest):
+        out[lam] = _enumerate(model, ((ONE, None),) * lam, temperature).log_z
+    if not rest:
+        return out, ""
+    end_weight = np.zeros(max(rest) + 1)
+    end_weight[rest] = 1.0
+    found = run_smc(model, any_sequence_dfa(vocab_size), particles, rng, temperature, end_weight)
+    out[rest] = found.log_z + _log(found.ends.sum(axis=1)[rest])
+    return out, (f"approximate: p(length) by SMC, {particles:,} particles, effective sample size {found.ess:,.0f}")
 
 
-def _smc_over_lengths(model, dfa, support, lengths, rng, temperature, particles, max_candidates) -> Particles:
-    """One SMC run per allowed length λ, mixed with weights p(λ) p̂(pattern, λ) / p̂(λ)."""
-    runs, log_mix = [], []
-    factor = np.full(max(support) + 1, -np.inf)
-    for lam in support:
-        found = run_smc(model, dfa, particles, rng, temperature, lam, exact_length=lam)
-        factor[lam] = (
-            np.log(lengths.probs[lam]) - _log_length_prob(model, lam, rng, temperature, particles, max_candidates)[0]
-        )
-        runs.append(found)
-        log_mix.append(factor[lam] + found.log_z)
-    log_z = _logsumexp(np.array(log_mix))
-    if log_z == -np.inf:
-        return Particles(np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), -np.inf)
-    width = max(support)
-    tokens = np.concatenate(
-        [np.pad(r.tokens, ((0, 0), (0, width - r.tokens.shape[1])), constant_values=-1) for r in runs]
-    )
-    weights = np.concatenate([r.weights * np.exp(m - log_z) for r, m in zip(runs, log_mix)])
-    return Particles(tokens, np.concatenate([r.lengths for r in runs]), weights, log_z, 0.0, None, factor)
-
-
-def _smc_method(particles: int, found: Particles, n_lengths: int = 1) -> str:
-    each = f" for each of {n_lengths} lengths" if n_lengths > 1 else ""
-    return f"approximate: SMC, {particles:,} particles{each}, effective sample size {found.ess:,.0f}"
-
-
-def _positions(pattern, found: Particles, vocab) -> list[dict]:
-    """Weighted token frequencies at each unknown position (the layout of `complete_exact`)."""
-    keep = found.weights > 0
-    tokens, lengths, weights = found.tokens[keep], found.lengths[keep], found.weights[keep]
+def _positions(pattern, found: Weighted, vocab) -> list[dict]:
+    """The distribution of each unknown position (the layout of `complete_exact`)."""
+    marginals = found.marginals(len(vocab))
     if pattern.fixed_length is not None:
         indices = [i for i, (kind, _) in enumerate(pattern.elements) if kind == ONE]
     else:
         first = next((i for i, (kind, _) in enumerate(pattern.elements) if kind != LITERAL), 0)
-        indices = range(first, int(lengths.max(initial=0)))
+        indices = range(first, len(marginals))
     positions = []
     for i in indices:
-        going = lengths > i
-        mass = np.bincount(tokens[going, i], weights=weights[going], minlength=len(vocab))
+        mass, ended = marginals[i]
         dist = {vocab[t]: float(mass[t]) for t in np.flatnonzero(mass)}
-        ended = float(weights[~going].sum())
         if ended > 0:
             dist[END_KEY] = ended
         if len(dist) > 1 or pattern.fixed_length is not None:
@@ -305,43 +327,34 @@ def _positions(pattern, found: Particles, vocab) -> list[dict]:
     return positions
 
 
-def _top(model, found: Particles, k: int, temperature: float) -> list[dict]:
-    """The k most probable distinct rows, ranked by exact model score (times the length factor)."""
-    keep = np.flatnonzero(found.weights > 0)
-    if k == 0 or len(keep) == 0:
+def _top(model, found: Weighted, k: int, temperature: float) -> list[dict]:
+    """The k most probable of the `TOP_POOL` heaviest distinct items, ranked by exact score."""
+    lengths, slots, weights = found.distinct()
+    if k == 0 or len(weights) == 0:
         return []
-    rows = np.concatenate([found.tokens[keep], found.lengths[keep, None]], axis=1)
-    _, first = np.unique(rows, axis=0, return_index=True)
-    distinct = keep[first]
-    if found.scores is not None:
-        scores = found.scores[distinct]
-    else:
-        scores = model.score_ids([found.tokens[i, : found.lengths[i]] for i in distinct], temperature)
-        if found.length_factor is not None:
-            scores = scores + found.length_factor[found.lengths[distinct]]
+    pool = np.argsort(-weights, kind="stable")[:TOP_POOL]
+    sequences = found.sequences(lengths[pool], slots[pool])
+    scores = model.score_ids(sequences, temperature) + found.log_end_weight[lengths[pool]]
     order = np.argsort(-scores, kind="stable")[:k]
     return [
-        {
-            "text": _text(model, found.tokens[distinct[j]], found.lengths[distinct[j]]),
-            "probability": min(1.0, float(np.exp(scores[j] - found.log_z))),
-        }
+        {"text": _text(model, sequences[j]), "probability": min(1.0, float(np.exp(scores[j] - found.log_z)))}
         for j in order
     ]
 
 
-def _text(model, tokens: np.ndarray, length: int) -> str:
-    return detokenize((model.vocabulary_[t] for t in tokens[:length]), model.token_kind_)
+def _text(model, ids: np.ndarray) -> str:
+    return detokenize((model.vocabulary_[t] for t in ids), model.token_kind_)
 
 
 def _multinomial(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k row indices drawn with probability proportional to `weights`."""
+    """k indices drawn with probability proportional to `weights` (int64 (k,))."""
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     return rng.choice(len(weights), size=k, p=weights / weights.sum())
 
 
 def _systematic(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Systematic resampling: n indices, row i about n * weights[i] times (low variance)."""
+    """Systematic resampling: n indices, index i about n * weights[i] times (low variance)."""
     n = len(weights)
     cumulative = np.cumsum(weights)
     points = (rng.random() + np.arange(n)) / n * cumulative[-1]
@@ -354,6 +367,11 @@ def draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cumulative = np.cumsum(probs, axis=1)
     target = rng.random(len(probs)) * cumulative[:, -1]
     return np.minimum((cumulative <= target[:, None]).sum(axis=1), probs.shape[1] - 1)
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(x)
 
 
 def _logsumexp(x: np.ndarray) -> float:
