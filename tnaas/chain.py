@@ -8,6 +8,8 @@ from tnaas.automaton import Edges, ragged_arange
 from tnaas.errors import TnaasError
 from tnaas.ngram import HistoryTrie
 
+_LOOKUP_CHUNK = 1 << 20  # transitions per batch when compiling their destination states
+
 
 class ChainAutomaton:
     """The unsmoothed order-k chain over the order-k nodes of a `HistoryTrie`.
@@ -27,11 +29,19 @@ class ChainAutomaton:
         self._end = np.zeros(trie.n_nodes)
         self._end[owner[is_end]] = trie.edge_count[is_end] / totals[owner[is_end]]
         keep = ~is_end
-        self._token = trie.edge_token[keep]
-        self._prob = trie.edge_count[keep] / totals[owner[keep]]
+        del is_end
+        owner = owner[keep]
+        # Token and state ids fit in int32: half the memory of the two largest arrays;
+        # `expand` widens what it returns.
+        self._token = trie.edge_token[keep].astype(np.int32)
+        self._prob = trie.edge_count[keep] / totals[owner]
+        del keep, totals
         self._start = np.zeros(trie.n_nodes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(owner[keep], minlength=trie.n_nodes), out=self._start[1:])
-        self._dst = trie.child(trie.parent[owner[keep]], self._token)
+        np.cumsum(np.bincount(owner, minlength=trie.n_nodes), out=self._start[1:])
+        self._dst = np.empty(len(owner), dtype=np.int32)
+        for at in range(0, len(owner), _LOOKUP_CHUNK):  # chunks bound the lookup's temporaries
+            part = slice(at, at + _LOOKUP_CHUNK)
+            self._dst[part] = trie.child(trie.parent[owner[part]], self._token[part])
         if (self._dst < 0).any():
             raise TnaasError("inconsistent chain: a transition leads to a state the chain never defines")
 
@@ -45,7 +55,7 @@ class ChainAutomaton:
         counts = self._start[states + 1] - self._start[states]
         index = ragged_arange(self._start[states], counts)
         src = np.repeat(np.arange(len(states)), counts)
-        edges = Edges(src, self._token[index], self._dst[index], self._prob[index])
+        edges = Edges(src, self._token[index].astype(np.int64), self._dst[index].astype(np.int64), self._prob[index])
         if tokens is not None:
             edges = edges.take(np.isin(edges.token, tokens))
         return edges
