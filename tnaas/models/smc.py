@@ -27,6 +27,7 @@ see `tnaas.models.lstm.LSTMModel`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,9 @@ from tnaas.lengths import LengthDistribution
 from tnaas.patterns import LITERAL, ONE, PatternDFA, any_sequence_dfa, compile_pattern, parse_pattern
 from tnaas.tokens import detokenize
 
-PARTICLES = 2_000  # default: posteriors within ~±0.02 at ESS 2,000; well under a second on names
+PARTICLES = 2_000  # default first run: posteriors within ~±0.02 at ESS 2,000; ~0.3 s on names
+MIN_ESS = 500  # below this (suffix patterns like `%ly`) one rerun with proportionally more particles,
+AUTO_PARTICLES = 16_000  # up to this many (~3 s on names)
 MAX_PARTICLES = 100_000
 MAX_CANDIDATES = 20_000  # enumerate (exactly) up to this many completions: ~1 s for the LSTM
 TOP_POOL = 2_000  # the heaviest items re-scored exactly to rank the top completions
@@ -194,14 +197,18 @@ def complete(
     rng: np.random.Generator,
     lengths: LengthDistribution,
     temperature: float,
-    particles: int = PARTICLES,
+    particles: int | None = None,
     max_candidates: int = MAX_CANDIDATES,
 ) -> Completion:
     """Answer the pattern `text` for `model` (see the module docstring and `Completion`).
 
-    `method` says "exact: ..." only when every candidate was scored exactly, else
-    "approximate: SMC, N particles, effective sample size E".
+    `particles` None means `PARTICLES`, then once more with up to `AUTO_PARTICLES` if the
+    effective sample size came out below `MIN_ESS`. `method` says "exact: ..." only when
+    every candidate was scored exactly, else "approximate: SMC, N particles, effective
+    sample size E".
     """
+    auto = particles is None
+    particles = PARTICLES if auto else particles
     pattern = parse_pattern(text, model.token_kind_)
     vocab = model.vocabulary_
     dfa = compile_pattern(pattern, vocab)
@@ -229,6 +236,9 @@ def complete(
             method = f"exact posteriors ({found.ends.shape[1]:,} completions scored); p(pattern) {note}"
     else:
         found = run_smc(model, dfa, particles, rng, temperature, end_weight)
+        if auto and 0 < found.ess < MIN_ESS:
+            particles = min(AUTO_PARTICLES, 1000 * math.ceil(particles * MIN_ESS / found.ess / 1000))
+            found = run_smc(model, dfa, particles, rng, temperature, end_weight)
         method = f"approximate: SMC, {particles:,} particles, effective sample size {found.ess:,.0f}"
     if found.log_z == -np.inf:
         return Completion(text, 0.0, max_length=cap, message=impossible_message(text, True))
