@@ -314,6 +314,17 @@ def test_registry_builds_the_hmm_and_rejects_bad_values():
         HMMModel().sample(1)
 
 
+def test_a_numerical_breakdown_in_em_is_one_clear_error(monkeypatch):
+    from hmmlearn.hmm import CategoricalHMM
+
+    def broken(self, X, lengths=None):
+        raise ValueError("startprob_ must sum to 1 (got nan)")
+
+    monkeypatch.setattr(CategoricalHMM, "fit", broken)
+    with pytest.raises(TnaasError, match="HMM fitting failed"):
+        HMMModel(hidden_states=2, iterations=2, random_state=0).fit(TINY)
+
+
 # --------------------------------------------------------------------------- CLI
 HMM_FLAGS = ["--model", "hmm", "--hidden-states", "4", "--iterations", "5", "--seed", "0"]
 
