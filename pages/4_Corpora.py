@@ -13,6 +13,7 @@ if message := st.session_state.pop("flash", None):
     st.success(message, icon="✅")
 
 entries = manifest()
+samples = dashboard.bundled_samples(8)
 st.dataframe(
     pd.DataFrame(entries)[["title", "tokens", "items", "licence"]],
     hide_index=True,
@@ -24,8 +25,7 @@ for entry in entries:
         st.markdown(f"**Source.** {entry['source']}  \n**Licence.** {entry['licence']}")
         if entry["credit"]:
             st.caption(entry["credit"])
-        sample = dashboard.sample_items(dashboard.bundled_corpus(entry["name"]), 8)
-        st.code("\n".join(sample), language=None)
+        st.code("\n".join(samples[entry["name"]]), language=None)
 
 st.header("Your own corpus")
 st.markdown(

@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from tnaas import audio, charts
-from tnaas.corpus import Corpus, bundled_names, load_bundled, read_upload
+from tnaas.corpus import Corpus, bundled_names, load_bundled, manifest, read_upload
 from tnaas.errors import NotEnoughNovelItems, TnaasError
 from tnaas.generate import generate
 from tnaas.lengths import MAX_ITEM_TOKENS, corpus_length, custom_length
@@ -104,6 +104,12 @@ def add_upload(data: bytes, filename: str, token_kind: str | None, column: str |
     session_uploads()[key] = corpus
     st.session_state["corpus"] = key
     return key
+
+
+@st.cache_data(show_spinner=False)
+def bundled_samples(k: int) -> dict[str, list[str]]:
+    """`k` sample items of every bundled corpus, by name (cached: the Corpora page shows them all)."""
+    return {name: sample_items(load_bundled(name), k) for name in bundled_names()}
 
 
 def sample_items(corpus: Corpus, k: int, seed: int = 0) -> list[str]:
@@ -227,9 +233,9 @@ def sidebar() -> Selection:
     for path, title, icon in PAGES:
         bar.page_link(path, label=title, icon=icon)
     bar.divider()
-    labels = {
-        k: corpus_by_key(k).title + (" (your upload)" if k.startswith(UPLOAD_PREFIX) else "") for k in corpus_keys()
-    }
+    # Titles from the manifest: no corpus has to be loaded to draw the list.
+    labels = {entry["name"]: entry["title"] for entry in manifest()}
+    labels.update({key: corpus.title + " (your upload)" for key, corpus in session_uploads().items()})
     corpus_key = _remembered(
         bar.selectbox,
         "① Corpus",

@@ -1,0 +1,412 @@
+"""How fast the app feels and how much memory its server needs.
+
+Three measurements, all on the bundled corpora with the Markov model:
+
+1. Script run time in-process (`AppTest`): for every page, corpus and state size 1-4, the
+   time of a rerun after a widget change that needs new work (a new temperature, a new
+   pattern, more heatmap rows, a new seed), caches warm for everything else.
+2. In a real browser (Debian's Chromium driving `streamlit run app.py` on a free port):
+   - first render of each page: a fresh server per page, from the page's URL to the end of
+     the first script run (imports, corpus load and model fit included);
+   - warm reruns: the same interactions as in 1, from the browser's rerun request to the
+     server's "script finished" message on the websocket (the client's own input debounce
+     is not counted);
+   - server memory: the peak resident set (VmHWM) of the server process after every
+     corpus was fitted at state sizes 1-4, unsmoothed and Kneser-Ney.
+
+    python benchmarks/bench_app.py [--quick]
+
+Writes benchmarks/results/bench_app.md. Part 2 needs /usr/bin/chromium and playwright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+ROOT = _common.ROOT
+APP = str(ROOT / "app.py")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
+PAGES = {
+    "Home": "app.py",
+    "Generate": "pages/1_Generate.py",
+    "Complete": "pages/2_Complete.py",
+    "Explore": "pages/3_Explore.py",
+    "Corpora": "pages/4_Corpora.py",
+}
+URLS = {"Home": "/", "Generate": "/Generate", "Complete": "/Complete", "Explore": "/Explore", "Corpora": "/Corpora"}
+STATE_SIZES = (1, 2, 3, 4)
+GOAL_MS, FIRST_RENDER_GOAL_S = 300, 3.0
+
+
+# ------------------------------------------------------------------ 1. in-process
+def apptest_reruns(corpora: list[str], interactions: int) -> dict[str, list[float]]:
+    """Warm rerun times in ms per page (AppTest), over corpora x state sizes x interactions."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tnaas.corpus import load_bundled
+    from tnaas.dashboard import PATTERN_EXAMPLES
+
+    times: dict[str, list[float]] = {page: [] for page in PAGES}
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    for corpus in corpora:
+        kind = load_bundled(corpus).token_kind
+        for k in STATE_SIZES:
+            at = AppTest.from_file(APP, default_timeout=300).run()
+            at.sidebar.selectbox(key="_corpus").select(corpus).run()
+            at.sidebar.slider[0].set_value(k).run()
+            for page, path in PAGES.items():
+                at.switch_page(path).run()
+                at.run()  # warm: every cache filled for the current settings
+                for i in range(interactions):
+                    widget = _apptest_interaction(at, page, i, k, PATTERN_EXAMPLES[kind])
+                    started = _common.clock()
+                    widget()
+                    times[page].append(1000 * (_common.clock() - started))
+                    assert not at.exception, [e.value for e in at.exception]
+    return times
+
+
+def _apptest_interaction(at, page: str, i: int, k: int, examples):
+    """The i-th measured interaction of `page` as a callable that changes a widget and reruns."""
+
+    def run():
+        if page == "Home":
+            at.button[0].click()
+        elif page == "Generate":
+            at.slider(key="gen/temperature").set_value(round(0.8 + 0.05 * i, 2))
+        elif page == "Complete":
+            box = next(t for t in at.text_input if t.key and t.key.startswith("complete/pattern/"))
+            box.set_value(examples[(i + 1) % len(examples)])
+        elif page == "Explore":
+            at.slider(key="explore/limit").set_value(10 + i)
+        else:
+            at.sidebar.slider[0].set_value(max(1, k - 1) if i % 2 == 0 else k)
+        at.run()
+
+    return run
+
+
+# ------------------------------------------------------------------ 2. real browser
+class Server:
+    """`streamlit run app.py` on a free port; `stop()` ends only this process."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port)]
+        command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
+        command += ["--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"]
+        self.started = _common.clock()
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=tempfile.TemporaryFile(), stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        import urllib.request
+
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        self.ready = _common.clock()
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise SystemExit("streamlit did not start")
+
+    def memory_mb(self) -> dict[str, float]:
+        """VmRSS (now) and VmHWM (peak) of the server process, in MB."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return {key: int(re.search(rf"{key}:\s+(\d+) kB", status)[1]) / 1024 for key in ("VmRSS", "VmHWM")}
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Wire:
+    """Watches the page's websocket: when a rerun was requested and when a script run finished."""
+
+    def __init__(self, page):
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self.page = page
+        self.requests: list[float] = []
+        self.finished: list[float] = []
+
+        def on_socket(ws):
+            def sent(payload):
+                if isinstance(payload, bytes):
+                    message = BackMsg.FromString(payload)
+                    if message.WhichOneof("type") == "rerun_script":
+                        self.requests.append(_common.clock())
+
+            def received(payload):
+                if isinstance(payload, bytes):
+                    message = ForwardMsg.FromString(payload)
+                    if message.WhichOneof("type") == "script_finished" and message.script_finished in (
+                        ForwardMsg.FINISHED_SUCCESSFULLY,
+                    ):
+                        self.finished.append(_common.clock())
+
+            ws.on("framesent", sent)
+            ws.on("framereceived", received)
+
+        page.on("websocket", on_socket)
+
+    def measure(self, action, timeout: float = 120) -> float:
+        """Do `action`; ms from the rerun request it causes to the end of that script run."""
+        before_requests, before_finished = len(self.requests), len(self.finished)
+        action()
+        deadline = _common.clock() + timeout
+        while len(self.finished) <= before_finished or len(self.requests) <= before_requests:
+            if _common.clock() > deadline:
+                raise TimeoutError(f"no script run finished after {action}")
+            self.page.wait_for_timeout(5)
+        # A later request (e.g. a second key press) supersedes earlier ones: time the last.
+        self.page.wait_for_timeout(50)
+        request = self.requests[-1]
+        end = next((t for t in self.finished[before_finished:] if t >= request), None)
+        while end is None:
+            self.page.wait_for_timeout(5)
+            end = next((t for t in self.finished[before_finished:] if t >= request), None)
+        return 1000 * (end - request)
+
+    def settle(self) -> None:
+        """Wait until no script is running (the last request has finished)."""
+        deadline = _common.clock() + 120
+        while not self.finished or (self.requests and self.finished[-1] < self.requests[-1]):
+            if _common.clock() > deadline:
+                raise TimeoutError("the app did not settle")
+            self.page.wait_for_timeout(10)
+        self.page.wait_for_timeout(100)
+
+
+def first_renders(browser) -> dict[str, float]:
+    """Seconds from opening each page's URL on a fresh server to its first finished script run."""
+    result = {}
+    for name, url in URLS.items():
+        server = Server()
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            wire = Wire(page)
+            started = _common.clock()
+            page.goto(server.url + url)
+            while not wire.finished:
+                page.wait_for_timeout(5)
+            result[name] = wire.finished[0] - started
+            page.close()
+        finally:
+            server.stop()
+    return result
+
+
+def _slider(page, label: str):
+    return page.locator(f'input[type=range][aria-label="{label}"]').first
+
+
+def _choose(page, wire: Wire, label: str, option: str) -> None:
+    box = page.get_by_role("combobox", name=label, exact=True)
+    if box.input_value() == option:
+        return
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wire.settle()
+
+
+def _set_state_size(page, wire: Wire, k: int) -> None:
+    thumb = _slider(page, "State size")
+    current = int(float(thumb.input_value()))
+    while current != k:
+        thumb.focus()
+        thumb.press("ArrowRight" if current < k else "ArrowLeft")
+        wire.settle()
+        current = int(float(thumb.input_value()))
+
+
+def browser_reruns(browser, server: Server, corpora: list[str], interactions: int) -> dict[str, list[float]]:
+    """Warm rerun times in ms per page, measured on the websocket, for every corpus and k = 1-4."""
+    from tnaas.corpus import load_bundled
+    from tnaas.dashboard import PATTERN_EXAMPLES
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    wire = Wire(page)
+    page.goto(server.url + "/")
+    wire.settle()
+    times: dict[str, list[float]] = {name: [] for name in URLS}
+    for corpus in corpora:
+        data = load_bundled(corpus)
+        for k in STATE_SIZES:
+            for name in URLS:
+                page.goto(server.url + URLS[name])
+                wire.settle()
+                _choose(page, wire, "① Corpus", data.title)
+                _set_state_size(page, wire, k)
+                for _ in range(interactions):
+                    if name == "Home":
+                        action = page.get_by_role("button", name=re.compile("Go")).click
+                    elif name == "Generate":
+                        action = _keypress(_slider(page, "Temperature"), "ArrowRight")
+                    elif name == "Complete":
+                        action = _typing(page, PATTERN_EXAMPLES[data.token_kind])
+                    elif name == "Explore":
+                        action = _keypress(_slider(page, "States to show"), "ArrowRight")
+                    else:
+                        action = _keypress(_slider(page, "State size"), None)
+                    times[name].append(wire.measure(action))
+                    wire.settle()
+    page.close()
+    return times
+
+
+def _keypress(thumb, key: str | None):
+    """Press `key` on a slider; None: one step towards its middle (always a change)."""
+
+    def press():
+        thumb.focus()
+        if key is None:
+            value, low, high = (float(thumb.get_attribute(a) or thumb.input_value()) for a in ("value", "min", "max"))
+            thumb.press("ArrowLeft" if value > (low + high) / 2 else "ArrowRight")
+        else:
+            thumb.press(key)
+
+    return press
+
+
+def _typing(page, examples):
+    """Type the example pattern after the one in the box (always a change)."""
+
+    def type_pattern():
+        box = page.get_by_role("textbox", name="Pattern")
+        current = box.input_value()
+        following = examples[(examples.index(current) + 1) % len(examples)] if current in examples else examples[0]
+        box.fill(following)
+        box.press("Enter")
+
+    return type_pattern
+
+
+def memory_with_everything_fitted(browser, server: Server, corpora: list[str]) -> dict[str, float]:
+    """Fit every corpus at k = 1-4, both smoothings (Explore page); the server's memory after."""
+    from tnaas.corpus import load_bundled
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    wire = Wire(page)
+    page.goto(server.url + "/Explore")
+    wire.settle()
+    fitted = 0
+    for corpus in corpora:
+        _choose(page, wire, "① Corpus", load_bundled(corpus).title)
+        for smoothing in ("none", "kneser-ney"):
+            _choose(page, wire, "Smoothing", smoothing)
+            for k in STATE_SIZES:
+                _set_state_size(page, wire, k)
+                fitted += 1
+    page.close()
+    return {"models": fitted, **server.memory_mb()}
+
+
+# ------------------------------------------------------------------ report
+def summary_rows(times: dict[str, list[float]]) -> list[list]:
+    rows = []
+    for page, values in times.items():
+        ordered = sorted(values)
+        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+        share = sum(v < GOAL_MS for v in values) / len(values)
+        rows.append([page, len(values), _common.median(values), p90, max(values), f"{share:.0%}"])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two corpora, one interaction each (a smoke run)")
+    parser.add_argument("--interactions", type=int, default=3, help="measured interactions per page and setting")
+    args = parser.parse_args()
+    from tnaas.corpus import bundled_names
+
+    corpora = ["pokemon", "sonnets"] if args.quick else bundled_names()
+    interactions = 1 if args.quick else args.interactions
+    headers = ["page", "reruns", "median ms", "p90 ms", "max ms", f"< {GOAL_MS} ms"]
+    body = [
+        "Warm interactions: Home = click Go (new seed), Generate = temperature +0.05, Complete = a new "
+        "example pattern, Explore = one more heatmap row, Corpora = state size ±1 (a refit the first time). "
+        f"Every bundled corpus ({', '.join(corpora)}) at state sizes 1-4, {interactions} interaction(s) each.",
+        "",
+        "## 1. Script run time in-process (AppTest)",
+        "",
+        _common.table(headers, summary_rows(apptest_reruns(corpora, interactions))),
+    ]
+    if Path(CHROMIUM).exists():
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            renders = first_renders(browser)
+            server = Server()
+            try:
+                baseline = server.memory_mb()
+                reruns = browser_reruns(browser, server, corpora, interactions)
+                after_pages = server.memory_mb()
+                memory = memory_with_everything_fitted(browser, server, corpora)
+            finally:
+                server.stop()
+            browser.close()
+        body += [
+            "",
+            "## 2. In Chromium: first render of each page (fresh server each time)",
+            "",
+            "From opening the page's URL to the end of its first script run: Python imports, corpus "
+            f"load and model fit included. Goal: under {FIRST_RENDER_GOAL_S:g} s.",
+            "",
+            _common.table(["page", "first render s"], [[name, seconds] for name, seconds in renders.items()]),
+            "",
+            "## 3. In Chromium: warm reruns (websocket: rerun request to script finished)",
+            "",
+            _common.table(headers, summary_rows(reruns)),
+            "",
+            "## 4. Server memory",
+            "",
+            _common.table(
+                ["when", "RSS MB", "peak RSS MB"],
+                [
+                    ["started, no page open", baseline["VmRSS"], baseline["VmHWM"]],
+                    [
+                        "after the rerun benchmark (every page, corpus, k = 1-4)",
+                        after_pages["VmRSS"],
+                        after_pages["VmHWM"],
+                    ],
+                    [
+                        f"after fitting {memory['models']} models (every corpus, k = 1-4, none and Kneser-Ney)",
+                        memory["VmRSS"],
+                        memory["VmHWM"],
+                    ],
+                ],
+            ),
+            "",
+            "Streamlit Community Cloud allows 1 GB. The model cache keeps at most "
+            "`tnaas.dashboard.MODEL_CACHE_ENTRIES` fitted models for all sessions together.",
+        ]
+    else:
+        body += ["", f"Part 2 skipped: {CHROMIUM} is not installed."]
+    command = "python benchmarks/bench_app.py" + (" --quick" if args.quick else "")
+    _common.write_result("bench_app", "App responsiveness and server memory", "\n".join(body), command)
+
+
+if __name__ == "__main__":
+    main()
