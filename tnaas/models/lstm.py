@@ -117,10 +117,13 @@ class LSTMModel(SequenceModel):
     def fit(self, corpus, progress=None) -> LSTMModel:
         """Train on a `Corpus`; returns self.
 
-        Learns `net_` (float64 torch modules, eval mode) and its float32 twin `sampler_`, `epochs_run_`, `validation_nll_`
-        (nats per token on the held-out split, NaN without one) and `history_` (per epoch:
-        training and validation nats per token). `progress(fraction, message)` is called
-        after every epoch.
+        With at least `MIN_VALIDATION_CORPUS` items, a seeded `VALIDATION_FRACTION` of them is
+        held out and training stops after `PATIENCE` epochs without a better validation
+        score, keeping the best weights. Learns `net_` (float64 torch modules, eval mode) and
+        its float32 twin `sampler_`, `token_counts_`, `epochs_run_`, `validation_nll_` (nats
+        per token on the held-out split, NaN without one) and `history_` (per epoch: training
+        and validation nats per token). `progress(fraction, message)` is called after every
+        epoch, and with 1.0 when training stops early.
         """
         self._check_params()
         torch = _torch()
@@ -195,6 +198,8 @@ class LSTMModel(SequenceModel):
                     break
         if best_state is not None:
             net.load_state_dict(best_state)
+        if progress is not None and len(history) < self.epochs:
+            progress(1.0, f"stopped after {len(history)} epochs: the validation score stopped improving")
         return net, history
 
     # ------------------------------------------------------------------ inference
@@ -284,9 +289,16 @@ class LSTMModel(SequenceModel):
         if not lengths.is_natural:
             ids = smc.sample_lengths(self, n, lengths, rng, temperature)
         else:
-            ids = []
+            ids, drawn = [], 0
             while len(ids) < n:  # runs that reach the cap are redrawn, as for the automata
-                ids.extend(run for run in self._sample_batch(n - len(ids), rng, temperature) if run is not None)
+                runs = self._sample_batch(n - len(ids), rng, temperature)
+                drawn += len(runs)
+                ids.extend(run for run in runs if run is not None)
+                if len(ids) < n and drawn >= 20 * n + 1000 and len(ids) < 0.01 * drawn:
+                    raise TnaasError(
+                        f"the model keeps going past {3 * self.max_length_} tokens in almost every run "
+                        "(at this temperature it loops); raise the temperature"
+                    )
         return [detokenize((self.vocabulary_[t] for t in seq), self.token_kind_) for seq in ids]
 
     def _sample_batch(self, n: int, rng: np.random.Generator, temperature: float) -> list[np.ndarray | None]:

@@ -173,7 +173,7 @@ def run_smc(model, dfa: PatternDFA, n: int, rng: np.random.Generator, temperatur
                 break
             log_run += np.log(step)
             weights = weights * mass / step
-            if log_run < log_found + np.log(NEGLIGIBLE):  # what is left cannot change the answer
+            if log_run + np.log(end_weight[t + 1 :].max()) < log_found + np.log(NEGLIGIBLE):  # nothing left to find
                 log_cut = np.logaddexp(log_cut, log_run)
                 break
             if 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * n:
