@@ -78,7 +78,9 @@ def test_complete_answers_with_the_shared_result(fitted):
     tops = [t["probability"] for t in result.top]
     assert tops == sorted(tops, reverse=True)
     assert all(re.fullmatch("a.b", s) for s in result.samples) and len(result.samples) == 30
-    assert ("exact" in result.method) == fitted.exact
+    # Exact models always answer exactly; others say which way they answered this time
+    # (the LSTM enumerates few unknowns exactly and falls back to SMC otherwise).
+    assert result.method == "exact" if fitted.exact else result.method.split(":")[0] in ("exact", "approximate")
 
 
 def test_inspect_gives_heatmaps(fitted):
