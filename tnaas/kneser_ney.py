@@ -20,6 +20,9 @@ from tnaas.errors import TnaasError
 from tnaas.ngram import HistoryTrie
 
 MAX_DENSE_CELLS = 30_000_000  # states x tokens of one expansion (~240 MB of float64)
+# Models with at most this many states x outcomes are tabulated whole on first use (at most
+# 48 MB: float64 probabilities + int32 next states), so that every expansion is a gather.
+MAX_TABLE_CELLS = 1 << 22
 _DEFAULT_DISCOUNTS = np.array([0.5, 1.0, 1.5])
 
 
@@ -93,6 +96,7 @@ class KneserNeyAutomaton:
             self._gamma = np.where(total > 0, self._gamma / total, 1.0)
         self._start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(node, minlength=n), out=self._start[1:])
+        self._tables: tuple[np.ndarray, np.ndarray] | bool | None = None  # see `_tabulated`
 
     # -------------------------------------------------------------- distributions
     def dense(self, states: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -108,6 +112,14 @@ class KneserNeyAutomaton:
                 f"smoothed query too large ({len(states):,} states x {len(columns):,} tokens); "
                 "use fewer unknown tokens, a smaller state size, or no smoothing"
             )
+        tables = self._tabulated()
+        if tables:
+            return tables[0][np.ix_(states, columns)]
+        return self._dense(states, columns)
+
+    def _dense(self, states: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        # Each row depends only on its own state, so computing a batch or the whole table
+        # gives the same numbers bit for bit.
         column_of = np.full(self.n_outcomes, -1, dtype=np.int64)
         column_of[columns] = np.arange(len(columns))
         ancestors = [np.unique(states)]
@@ -143,7 +155,16 @@ class KneserNeyAutomaton:
 
     # --------------------------------------------------------------- transitions
     def next_state(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """The longest seen suffix of (state history + token), for each pair (int64 (n,))."""
+        """The longest seen suffix of (state history + token), for each pair (int64 (n,)).
+
+        `tokens` are token ids 0..V-1.
+        """
+        tables = self._tabulated()
+        if tables:
+            return tables[1][np.asarray(states, dtype=np.int64), np.asarray(tokens, dtype=np.int64)].astype(np.int64)
+        return self._next_state(states, tokens)
+
+    def _next_state(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         trie = self.trie
         current = np.asarray(states, dtype=np.int64).copy()
         tokens = np.asarray(tokens, dtype=np.int64)
@@ -159,6 +180,38 @@ class KneserNeyAutomaton:
             current[pending] = trie.parent[current[pending]]
             pending = pending[current[pending] >= 0]  # below the root: stay at the root
         return result
+
+    def _tabulated(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(p(outcome | state) float64 (states, V + 1), next state int32 (states, V)), or None
+        when the model has more than `MAX_TABLE_CELLS` cells. Built once, on first use."""
+        if self._tables is None:
+            if self.n_states * self.n_outcomes > MAX_TABLE_CELLS:
+                self._tables = False
+            else:
+                probs = self._dense(np.arange(self.n_states), np.arange(self.n_outcomes))
+                # one assignment, so that a concurrent reader sees both tables or neither
+                self._tables = (probs, self._next_table())
+        return self._tables or None
+
+    def _next_table(self) -> np.ndarray:
+        """`next_state` for every (state, token) at once, int32 (states, V).
+
+        Row by row from the root up: after history h, token w leads to the child (h, w) if
+        it was seen, else to wherever it leads after h minus its first token; a full-order
+        state continues as its parent does (its history minus the first token).
+        """
+        trie = self.trie
+        n_tokens = len(self.vocabulary)
+        table = np.zeros((self.n_states, n_tokens), dtype=np.int32)
+        prefix, last = np.divmod(trie.child_keys, trie.radix)
+        for j in range(self.k + 1):
+            nodes = np.flatnonzero(trie.order == j)
+            if j > 0:
+                table[nodes] = table[trie.parent[nodes]]
+            if j < self.k:
+                here = (trie.order[prefix] == j) & (last < n_tokens)  # BEGIN never follows
+                table[prefix[here], last[here]] = trie.child_nodes[here]
+        return table
 
     # ---------------------------------------------------------- automaton protocol
     def start(self) -> tuple[np.ndarray, np.ndarray]:
