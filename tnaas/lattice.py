@@ -311,13 +311,17 @@ class Lattice:
                 group = np.cumsum(~same) - 1
                 log_w = np.array([_logsumexp(log_w[group == g]) for g in range(group[-1] + 1)])
                 token, dst = token[~same], dst[~same]
-            bounds = np.flatnonzero(np.r_[True, token[1:] != token[:-1], True])
-            for a, b in zip(bounds[:-1], bounds[1:]):
-                child_nodes, child_w = dst[a:b].astype(np.int64), log_w[a:b]
-                priority = _logsumexp(child_w + log_u[t + 1][child_nodes])
+            dst = dst.astype(np.int64)
+            bound = np.flatnonzero(np.r_[True, token[1:] != token[:-1], True])
+            via = log_w + log_u[t + 1][dst]
+            # One lattice node per token is the rule (deterministic automata): its priority
+            # is `via` itself, which is what _logsumexp of one number returns, so only
+            # groups of several nodes (HMMs) need the call.
+            for a, b, tok in zip(bound[:-1].tolist(), bound[1:].tolist(), token[bound[:-1]].tolist()):
+                priority = float(via[a]) if b - a == 1 else _logsumexp(via[a:b])
                 if priority > -np.inf:
                     counter += 1
-                    heapq.heappush(heap, (-priority, counter, t + 1, prefix + (int(token[a]),), child_nodes, child_w))
+                    heapq.heappush(heap, (-priority, counter, t + 1, prefix + (tok,), dst[a:b], log_w[a:b]))
         return found, True
 
 
