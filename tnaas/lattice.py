@@ -217,7 +217,8 @@ class Lattice:
             raise TnaasError("no item matches the pattern: nothing to sample")
         first = self.alpha[0] * self.beta[0]
         node = rng.choice(len(first), size=n, p=first / first.sum())
-        tokens = [[] for _ in range(n)]
+        tokens = np.zeros((n, len(self.alpha)), dtype=np.int64)  # row i: draw i's tokens so far
+        lengths = np.zeros(n, dtype=np.int64)
         active = np.arange(n)
         for t in range(len(self.alpha)):
             if len(active) == 0:
@@ -238,11 +239,11 @@ class Lattice:
                 target = token = np.full(n_nodes, -1)
             picked = choose(owner, weight, n_nodes, node[active], rng)
             going = token[picked] >= 0
-            for i, tok in zip(active[going], token[picked][going]):
-                tokens[i].append(tok)
+            tokens[active[going], t] = token[picked][going]
+            lengths[active[going]] += 1
             node[active[going]] = target[picked][going]
             active = active[going]
-        return [np.array(t, dtype=np.int64) for t in tokens]
+        return [row[:length].copy() for row, length in zip(tokens, lengths.tolist())]
 
     # ----------------------------------------------------------------- k-best search
     def _max_backward(self) -> list[np.ndarray]:
