@@ -28,6 +28,10 @@ def rng_from(random_state) -> np.random.Generator:
     """A numpy Generator from a seed (int), None (fresh entropy) or a Generator."""
     if isinstance(random_state, np.random.Generator):
         return random_state
+    if random_state is not None and (
+        isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0
+    ):
+        raise TnaasError(f"a seed must be a whole number of 0 or more, not {random_state!r}")
     return np.random.default_rng(random_state)
 
 
