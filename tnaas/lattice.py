@@ -47,6 +47,25 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.add.reduce(a * b))
 
 
+def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_inverse=True)` for int64 values >= 0, same output.
+
+    When the values span a range not much wider than their count (lattice keys nearly
+    always do), marking a table is linear where sorting is not.
+    """
+    if len(values) == 0:
+        return np.unique(values, return_inverse=True)
+    low = int(values.min())
+    span = int(values.max()) - low + 1
+    if span > 4 * len(values) + 4096:
+        return np.unique(values, return_inverse=True)
+    shifted = values - low
+    present = np.zeros(span, dtype=bool)
+    present[shifted] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, rank[shifted]
+
+
 def _logsumexp(x: np.ndarray) -> float:
     if len(x) == 0:
         return -np.inf
@@ -107,17 +126,21 @@ class Lattice:
             if t == self.max_length:
                 break
             tokens = None if dfa.allows_any[q].any() else dfa.literal_ids
-            unique, inverse = np.unique(s, return_inverse=True)
+            unique, inverse = _unique_inverse(s)
             edges = auto.expand(unique, tokens)
-            counts = np.bincount(edges.src, minlength=len(unique))
-            starts = np.cumsum(counts) - counts
-            per_node = counts[inverse]
-            node = np.repeat(np.arange(len(s)), per_node)
-            within = np.arange(int(per_node.sum())) - np.repeat(np.cumsum(per_node) - per_node, per_node)
-            edge = np.repeat(starts[inverse], per_node) + within
+            if np.array_equal(unique, s):  # distinct and sorted: node i is automaton state unique[i]
+                node, edge = edges.src, np.arange(len(edges.src))
+            else:  # one automaton state under several pattern states: share its edges
+                counts = np.bincount(edges.src, minlength=len(unique))
+                starts = np.cumsum(counts) - counts
+                per_node = counts[inverse]
+                node = np.repeat(np.arange(len(s)), per_node)
+                within = np.arange(int(per_node.sum())) - np.repeat(np.cumsum(per_node) - per_node, per_node)
+                edge = np.repeat(starts[inverse], per_node) + within
             q_next = dfa.step(q[node], edges.token[edge]) if len(edge) else np.zeros(0, dtype=np.int64)
             keep = q_next >= 0
-            node, edge, q_next = node[keep], edge[keep], q_next[keep]
+            if not keep.all():
+                node, edge, q_next = node[keep], edge[keep], q_next[keep]
             n_edges += len(edge)
             if n_edges > max_edges:
                 raise TnaasError(
@@ -126,7 +149,7 @@ class Lattice:
                     "size, or no smoothing"
                 )
             key = q_next * auto.n_states + edges.dst[edge]
-            unique_key, dst = np.unique(key, return_inverse=True)
+            unique_key, dst = _unique_inverse(key)
             prob = edges.prob[edge]
             self.steps.append(
                 Step(node.astype(np.int32), edges.token[edge].astype(np.int32), dst.astype(np.int32), prob)
@@ -259,11 +282,15 @@ class Lattice:
                 nxt = log_u[t + 1][step.dst]
                 top = nxt.max() if len(nxt) else -np.inf
                 if np.isfinite(top):
-                    key = step.src.astype(np.int64) * vocab_size + step.token
-                    pairs, group = np.unique(key, return_inverse=True)
-                    sums = np.bincount(group, weights=step.prob * np.exp(nxt - top))
-                    via = _log(sums) + top
-                    np.maximum.at(best, pairs // vocab_size, via)
+                    pairs = step.src.astype(np.int64) * vocab_size + step.token
+                    weight = step.prob * np.exp(nxt - top)
+                    if len(pairs) > 1 and not (pairs[1:] > pairs[:-1]).all():  # several edges per (node, token)
+                        pairs, group = _unique_inverse(pairs)
+                        weight = np.bincount(group, weights=weight)
+                    via = _log(weight) + top
+                    owner = pairs // vocab_size  # ascending
+                    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+                    best[owner[first]] = np.maximum(best[owner[first]], np.maximum.reduceat(via, first))
             log_u[t] = best
         return log_u
 
