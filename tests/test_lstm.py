@@ -172,9 +172,16 @@ def test_length_distributions_in_complete_and_sample(tiny):
     truth = {x: p / sum(length3.values()) for x, p in length3.items() if x.startswith("b")}
     exact = tiny.complete("b**", random_state=0, length="3")
     assert exact.method.startswith("exact") and math.isclose(exact.probability, sum(truth.values()), rel_tol=1e-9)
+    # 9 candidates enumerated, but p(length 3) over 27 items estimated: the label says so
+    mixed = tiny.complete("b**", random_state=0, length="3", max_candidates=10)
+    assert mixed.method.startswith("approximate: p(pattern) uses p(length)") and "posteriors exact" in mixed.method
+    for m, e in zip(mixed.positions, exact.positions, strict=True):
+        assert m["distribution"] == pytest.approx(e["distribution"], abs=1e-12)
     approx = tiny.complete("b%", random_state=0, length="3", particles=3000)
-    assert "approximate" in approx.method
-    assert abs(approx.probability - exact.probability) < 0.05
+    assert approx.method.startswith("approximate: SMC")
+    for estimate in (mixed, approx):
+        ess = float(re.search(r"effective sample size ([\d,]+)", estimate.method)[1].replace(",", ""))
+        assert abs(estimate.probability / exact.probability - 1) < 5 / math.sqrt(ess)
     assert tiny.complete("b%", random_state=0, length="2-3").probability > 0
     assert tiny.complete("b**", length="4").probability == 0
     assert all(len(s) == 4 for s in tiny.sample(10, random_state=0, length="4"))

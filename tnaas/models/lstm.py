@@ -40,6 +40,7 @@ PATIENCE = 3  # epochs without a better validation score before stopping
 # and for matrices this small a second thread was 2-8x slower on a shared 2-core machine.
 THREADS = 1
 SCORE_BATCH = 2_048  # items per forward pass when scoring
+SCORE_ELEMENTS = 4_000_000  # at most this many logits per forward pass (32 MB in float64)
 
 
 def _torch():
@@ -86,9 +87,8 @@ def _run(net, inputs, state=None):
     out, state = net["lstm"](x, state)
     logits = net["head"](net["drop"](out))
     vocab_size = logits.shape[-1] - 1
-    end = logits.new_zeros(vocab_size + 1, dtype=bool)
-    end[vocab_size] = True
-    return logits.masked_fill((inputs == vocab_size).unsqueeze(-1) & end, float("-inf")), state
+    logits[..., vocab_size] = logits[..., vocab_size].masked_fill(inputs == vocab_size, float("-inf"))
+    return logits, state
 
 
 class LSTMModel(SequenceModel):
@@ -209,11 +209,13 @@ class LSTMModel(SequenceModel):
 
     def step(self, tokens: np.ndarray, state, temperature: float = 1.0):
         """Feed one token id per run (int64 (n,), `len(vocabulary_)` = BEGIN); returns
-        (probabilities float64 (n, vocabulary + 1) of the next token, END last; new state)."""
+        (probabilities float32 (n, vocabulary + 1) of the next token, END last; new state).
+
+        Runs the float32 `sampler_`: for Monte Carlo (sampling, SMC), not for exact numbers."""
         torch = _torch()
         with torch.no_grad(), _threads(torch):
             logits, state = _run(self.sampler_, torch.as_tensor(tokens, dtype=torch.long).reshape(-1, 1), state)
-            probs = torch.softmax(logits[:, 0].double() / temperature, dim=-1)
+            probs = torch.softmax(logits[:, 0] / temperature, dim=-1)
         return probs.numpy(), state
 
     @staticmethod
@@ -388,14 +390,16 @@ def _score(torch, net, sequences, vocab_size: int, temperature: float = 1.0) -> 
     sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
     result = np.full(len(sequences), -np.inf)
     known = [i for i, s in enumerate(sequences) if not (s < 0).any()]
-    dtype = next(net.parameters()).dtype
-    for start in range(0, len(known), SCORE_BATCH):
-        index = known[start : start + SCORE_BATCH]
+    if not known:
+        return result
+    # Logits are (batch, length + 1, vocabulary + 1): cap them at SCORE_ELEMENTS numbers.
+    longest = max(len(sequences[i]) for i in known)
+    size = max(1, min(SCORE_BATCH, SCORE_ELEMENTS // ((longest + 1) * (vocab_size + 1))))
+    for start in range(0, len(known), size):
+        index = known[start : start + size]
         inputs, targets, _ = _pad(torch, [sequences[i] for i in index], vocab_size)
         with torch.no_grad(), _threads(torch):
-            logits, _ = _run(net, inputs)
-            logp = torch.log_softmax(logits.to(torch.float64) / temperature, dim=-1)
-            picked = logp.gather(2, targets.clamp(min=0).unsqueeze(2)).squeeze(2)
-            picked = torch.where(targets >= 0, picked, torch.zeros((), dtype=dtype).to(picked.dtype))
-        result[index] = picked.sum(dim=1).numpy()
+            logits = _run(net, inputs)[0].to(torch.float64) / temperature
+            picked = logits.gather(2, targets.clamp(min=0).unsqueeze(2)).squeeze(2) - torch.logsumexp(logits, dim=2)
+            result[index] = torch.where(targets >= 0, picked, 0.0).sum(dim=1).numpy()
     return result

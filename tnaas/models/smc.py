@@ -145,6 +145,7 @@ def run_smc(model, dfa: PatternDFA, n: int, rng: np.random.Generator, temperatur
     last_end = int(np.flatnonzero(end_weight)[-1]) if end_weight.any() else -1
     next_state = dfa.delta[:, dfa.token_class]  # (DFA states, vocabulary)
     dist = steps_to_accept(next_state, dfa.accepting)
+    reach = np.where(next_state >= 0, dist[np.maximum(next_state, 0)], _FAR)  # tokens to accept after each token
     tokens = np.zeros((cap, n), dtype=np.int64)
     parents = np.tile(np.arange(n), (cap, 1))
     log_ends = np.full((cap + 1, n), -np.inf)
@@ -161,13 +162,11 @@ def run_smc(model, dfa: PatternDFA, n: int, rng: np.random.Generator, temperatur
                 log_found = np.logaddexp(log_found, _logsumexp(log_ends[t]))
             if t == cap:
                 break
-            nq = next_state[q]
-            reach = np.where(nq >= 0, dist[np.maximum(nq, 0)], _FAR)
-            ok = reach <= last_end - t - 1
-            cut = np.dot(weights, (probs[:, :vocab_size] * ((reach < _FAR) & ~ok)).sum(axis=1))
-            log_cut = np.logaddexp(log_cut, log_run + np.log(cut))
-            allowed = probs[:, :vocab_size] * ok
-            mass = allowed.sum(axis=1)
+            ok = reach <= last_end - t - 1  # (DFA states, vocabulary): may this token come next?
+            cut_off = (reach < _FAR) & ~ok  # matching, but too long for the cap
+            tokens_p = probs[:, :vocab_size]
+            mass = _masked_sums(tokens_p, q, ok)
+            log_cut = np.logaddexp(log_cut, log_run + np.log(np.dot(weights, _masked_sums(tokens_p, q, cut_off))))
             step = float(np.dot(weights, mass))
             if step <= 0:
                 break
@@ -178,10 +177,10 @@ def run_smc(model, dfa: PatternDFA, n: int, rng: np.random.Generator, temperatur
                 break
             if 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * n:
                 index = _systematic(weights, rng)
-                parents[t], q, allowed, weights = index, q[index], allowed[index], np.full(n, 1.0 / n)
+                parents[t], q, tokens_p, weights = index, q[index], tokens_p[index], np.full(n, 1.0 / n)
                 state = model.select(state, index)
             live = np.flatnonzero(weights > 0)
-            token = draw(allowed[live], rng)
+            token = _masked_draw(tokens_p[live], q[live], ok, rng)
             tokens[t, live], q[live], last[live] = token, next_state[q[live], token], token
     log_z = _logsumexp(log_ends.ravel())
     ends = np.exp(log_ends - log_z) if log_z > -np.inf else np.zeros_like(log_ends)
@@ -229,11 +228,12 @@ def complete(
         known = [lam for lam in support if log_lengths[lam] > -np.inf]  # the model can end there
         end_weight[known] = np.exp(np.log(lengths.probs[known]) - log_lengths[known])
     stars = sum(kind == ONE for kind, _ in pattern.elements)
-    if fixed is not None and len(vocab) ** stars <= max_candidates:
+    enumerated = fixed is not None and len(vocab) ** stars <= max_candidates
+    if enumerated:
         found = _enumerate(model, pattern.elements, temperature, end_weight[fixed])
         method = f"exact: all {found.ends.shape[1]:,} completions scored"
         if note:
-            method = f"exact posteriors ({found.ends.shape[1]:,} completions scored); p(pattern) {note}"
+            method = f"approximate: p(pattern) {note}; posteriors exact ({found.ends.shape[1]:,} completions scored)"
     else:
         found = run_smc(model, dfa, particles, rng, temperature, end_weight)
         if auto and 0 < found.ess < MIN_ESS:
@@ -253,7 +253,7 @@ def complete(
         method=method,
         truncated_mass=found.truncated if lengths.is_natural and fixed is None else 0.0,
         max_length=cap,
-        top_complete=method.startswith("exact"),
+        top_complete=enumerated,  # SMC's top items are the best it happened to find
     )
 
 
@@ -315,7 +315,7 @@ def _length_log_probs(model, support, rng, temperature, particles, max_candidate
     end_weight[rest] = 1.0
     found = run_smc(model, any_sequence_dfa(vocab_size), particles, rng, temperature, end_weight)
     out[rest] = found.log_z + _log(found.ends.sum(axis=1)[rest])
-    return out, (f"approximate: p(length) by SMC, {particles:,} particles, effective sample size {found.ess:,.0f}")
+    return out, f"uses p(length) from SMC, {particles:,} particles, effective sample size {found.ess:,.0f}"
 
 
 def _positions(pattern, found: Weighted, vocab) -> list[dict]:
@@ -354,6 +354,30 @@ def _top(model, found: Weighted, k: int, temperature: float) -> list[dict]:
 
 def _text(model, ids: np.ndarray) -> str:
     return detokenize((model.vocabulary_[t] for t in ids), model.token_kind_)
+
+
+def _groups(q: np.ndarray):
+    """(DFA state, row indices) for each distinct state in `q`: particles in one state share a mask."""
+    states, group = np.unique(q, return_inverse=True)
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(len(states) + 1))
+    return [(s, order[a:b]) for s, a, b in zip(states, bounds[:-1], bounds[1:])]
+
+
+def _masked_sums(probs: np.ndarray, q: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row sums of `probs` (n, vocabulary) over the tokens `mask[q[row]]` (bool (states, vocabulary)) allows."""
+    out = np.zeros(len(probs))
+    for state, rows in _groups(q):
+        out[rows] = probs[rows] @ mask[state].astype(probs.dtype)
+    return out
+
+
+def _masked_draw(probs: np.ndarray, q: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One token per row of `probs`, among those `mask[q[row]]` allows, proportionally to `probs`."""
+    out = np.zeros(len(probs), dtype=np.int64)
+    for state, rows in _groups(q):
+        out[rows] = draw(probs[rows] * mask[state], rng)
+    return out
 
 
 def _multinomial(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
