@@ -42,6 +42,14 @@ def modified_discounts(counts: np.ndarray) -> np.ndarray:
     return np.minimum(d, [1.0, 2.0, 3.0])
 
 
+def _check_size(n_states: int, n_columns: int) -> None:
+    if n_states * n_columns > MAX_DENSE_CELLS:
+        raise TnaasError(
+            f"smoothed query too large ({n_states:,} states x {n_columns:,} tokens); "
+            "use fewer unknown tokens, a smaller state size, or no smoothing"
+        )
+
+
 class KneserNeyAutomaton:
     """Interpolated modified Kneser-Ney over the histories of a `HistoryTrie`.
 
@@ -107,11 +115,7 @@ class KneserNeyAutomaton:
         """
         states = np.asarray(states, dtype=np.int64)
         columns = np.asarray(columns, dtype=np.int64)
-        if len(states) * len(columns) > MAX_DENSE_CELLS:
-            raise TnaasError(
-                f"smoothed query too large ({len(states):,} states x {len(columns):,} tokens); "
-                "use fewer unknown tokens, a smaller state size, or no smoothing"
-            )
+        _check_size(len(states), len(columns))
         tables = self._tabulated()
         if tables:
             return tables[0][np.ix_(states, columns)]
@@ -222,10 +226,16 @@ class KneserNeyAutomaton:
         """Every token (or only `tokens`) after each state: smoothing leaves no zeros."""
         states = np.asarray(states, dtype=np.int64)
         columns = np.arange(len(self.vocabulary)) if tokens is None else np.unique(np.asarray(tokens, dtype=np.int64))
-        probs = self.dense(states, columns)
         src = np.repeat(np.arange(len(states)), len(columns))
         token = np.tile(columns, len(states))
-        dst = self.next_state(states[src], token)
+        tables = self._tabulated()
+        if tables and tokens is None:  # every token: whole rows of the tables, no 2-D indexing
+            _check_size(len(states), len(columns))
+            probs = tables[0][states, : len(columns)]
+            dst = tables[1][states].reshape(-1).astype(np.int64)
+        else:
+            probs = self.dense(states, columns)
+            dst = self.next_state(states[src], token)
         return Edges(src, token, dst, probs.reshape(-1))
 
     def end_prob(self, states: np.ndarray) -> np.ndarray:

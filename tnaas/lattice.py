@@ -66,6 +66,19 @@ def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present) + low, rank[shifted]
 
 
+def _step_dfa(dfa: PatternDFA, q: np.ndarray, node: np.ndarray, token: np.ndarray) -> np.ndarray:
+    """`dfa.step(q[node], token)`, int64 (e,); cheaper when every node is in one DFA state
+    (always, for patterns without `%`) and, more so, when that state reads any token alike."""
+    if len(node) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(q) and (q == q[0]).all():
+        row = dfa.delta[q[0]]
+        if (row == row[0]).all():
+            return np.full(len(node), row[0], dtype=np.int64)
+        return row[dfa.token_class[token]]
+    return dfa.step(q[node], token)
+
+
 def _logsumexp(x: np.ndarray) -> float:
     if len(x) == 0:
         return -np.inf
@@ -129,7 +142,7 @@ class Lattice:
             unique, inverse = _unique_inverse(s)
             edges = auto.expand(unique, tokens)
             if np.array_equal(unique, s):  # distinct and sorted: node i is automaton state unique[i]
-                node, edge = edges.src, np.arange(len(edges.src))
+                node, token, target, prob = edges.src, edges.token, edges.dst, edges.prob
             else:  # one automaton state under several pattern states: share its edges
                 counts = np.bincount(edges.src, minlength=len(unique))
                 starts = np.cumsum(counts) - counts
@@ -137,23 +150,20 @@ class Lattice:
                 node = np.repeat(np.arange(len(s)), per_node)
                 within = np.arange(int(per_node.sum())) - np.repeat(np.cumsum(per_node) - per_node, per_node)
                 edge = np.repeat(starts[inverse], per_node) + within
-            q_next = dfa.step(q[node], edges.token[edge]) if len(edge) else np.zeros(0, dtype=np.int64)
+                token, target, prob = edges.token[edge], edges.dst[edge], edges.prob[edge]
+            q_next = _step_dfa(dfa, q, node, token)
             keep = q_next >= 0
             if not keep.all():
-                node, edge, q_next = node[keep], edge[keep], q_next[keep]
-            n_edges += len(edge)
+                node, token, target, prob, q_next = node[keep], token[keep], target[keep], prob[keep], q_next[keep]
+            n_edges += len(node)
             if n_edges > max_edges:
                 raise TnaasError(
                     f"this query needs more than {max_edges:,} lattice edges: too many unknown "
                     "tokens for this model and state size; use fewer `*`/`%`, a smaller state "
                     "size, or no smoothing"
                 )
-            key = q_next * auto.n_states + edges.dst[edge]
-            unique_key, dst = _unique_inverse(key)
-            prob = edges.prob[edge]
-            self.steps.append(
-                Step(node.astype(np.int32), edges.token[edge].astype(np.int32), dst.astype(np.int32), prob)
-            )
+            unique_key, dst = _unique_inverse(q_next * auto.n_states + target)
+            self.steps.append(Step(node.astype(np.int32), token.astype(np.int32), dst.astype(np.int32), prob))
             alpha = np.bincount(dst, weights=alpha[node] * prob, minlength=len(unique_key))
             q, s = unique_key // auto.n_states, unique_key % auto.n_states
         self.steps = self.steps[: len(self.alpha) - 1]  # drop a step into an empty frontier
@@ -282,14 +292,16 @@ class Lattice:
                 nxt = log_u[t + 1][step.dst]
                 top = nxt.max() if len(nxt) else -np.inf
                 if np.isfinite(top):
-                    pairs = step.src.astype(np.int64) * vocab_size + step.token
                     weight = step.prob * np.exp(nxt - top)
-                    if len(pairs) > 1 and not (pairs[1:] > pairs[:-1]).all():  # several edges per (node, token)
-                        pairs, group = _unique_inverse(pairs)
+                    owner = step.src  # ascending
+                    same = owner[1:] == owner[:-1]
+                    if (same & (step.token[1:] <= step.token[:-1])).any():  # several edges per (node, token)
+                        pairs, group = _unique_inverse(owner.astype(np.int64) * vocab_size + step.token)
                         weight = np.bincount(group, weights=weight)
+                        owner = pairs // vocab_size
+                        same = owner[1:] == owner[:-1]
                     via = _log(weight) + top
-                    owner = pairs // vocab_size  # ascending
-                    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+                    first = np.flatnonzero(np.r_[True, ~same])
                     best[owner[first]] = np.maximum(best[owner[first]], np.maximum.reduceat(via, first))
             log_u[t] = best
         return log_u
