@@ -55,6 +55,8 @@ def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if len(values) == 0:
         return np.unique(values, return_inverse=True)
+    if (values[1:] > values[:-1]).all():  # already distinct and sorted (most frontiers)
+        return values.copy(), np.arange(len(values))
     low = int(values.min())
     span = int(values.max()) - low + 1
     if span > 4 * len(values) + 4096:
