@@ -53,7 +53,7 @@ with dashboard.user_errors():
         st.caption("Tick items in the table to keep them here; the shortlist survives new seeds.")
 
     lengths = dashboard.item_lengths(items, selection.corpus.token_kind)
-    st.altair_chart(charts.length_comparison_chart(target, lengths, selection.unit, label), width="stretch")
+    dashboard.show_chart(charts.length_comparison_chart(target, lengths, selection.unit, label))
 
     if selection.corpus.token_kind == "notes":
         st.subheader("Listen")

@@ -49,8 +49,8 @@ with dashboard.user_errors():
     )
     st.caption(dashboard.completion_note(result))
     if result.positions:
-        st.altair_chart(charts.posterior_chart(result), width="stretch")
-    st.altair_chart(charts.top_completions_chart(result), width="stretch")
+        dashboard.show_chart(charts.posterior_chart(result))
+    dashboard.show_chart(charts.top_completions_chart(result))
     if result.samples:
         st.subheader("Exact samples")
         st.markdown("\n".join(f"- {item}" for item in result.samples))

@@ -18,7 +18,7 @@ st.subheader("What the model learned")
 limit = st.slider("States to show", 5, 60, 25, key="explore/limit", help="The most frequent states (rows)")
 with dashboard.user_errors():
     for heatmap in dashboard.heatmaps(selection.key, limit, _model=model):
-        st.altair_chart(charts.heatmap_chart(heatmap), width="stretch")
+        dashboard.show_chart(charts.heatmap_chart(heatmap))
 
 st.subheader("Next token")
 context = st.text_input(
@@ -27,13 +27,13 @@ context = st.text_input(
 with dashboard.user_errors():
     distribution = model.next_token_distribution(context)
     if distribution:
-        st.altair_chart(charts.next_token_chart(distribution, context), width="stretch")
+        dashboard.show_chart(charts.next_token_chart(distribution, context))
     else:
         st.warning(f"The model never produces an item that starts with {context!r}.", icon="🚫")
 
 st.subheader("The corpus")
 left, right = st.columns(2)
-left.altair_chart(charts.length_histogram_chart(corpus.lengths, selection.unit), width="stretch")
+dashboard.show_chart(charts.length_histogram_chart(corpus.lengths, selection.unit), left)
 top_n = right.slider("Top tokens", 5, 60, 25, key="explore/top")
 frequencies = dashboard.token_frequencies(corpus.content_hash, top_n, _corpus=corpus)
-right.altair_chart(charts.token_frequency_chart(frequencies, corpus.token_kind), width="stretch")
+dashboard.show_chart(charts.token_frequency_chart(frequencies, corpus.token_kind), right)

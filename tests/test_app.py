@@ -366,9 +366,8 @@ def test_an_unavailable_model_is_listed_with_the_reason(monkeypatch):
 
 
 def test_the_hmm_model_generates_and_completes_through_the_same_pages():
-    from tnaas.models import MODELS
-
     from tnaas import dashboard
+    from tnaas.models import MODELS
 
     if not dashboard.model_status(MODELS["hmm"])[0]:
         pytest.skip("the hmm model is not available in this installation")

@@ -95,3 +95,20 @@ def test_any_tune_synthesises_to_finite_samples_of_the_right_length(tune):
     samples = audio.synthesize(" ".join(tune), note_seconds=0.05, sample_rate=8000)
     assert samples.shape == (len(tune) * 400,)
     assert np.isfinite(samples).all() and np.abs(samples).max() <= 0.8 + 1e-6
+
+
+def test_synthesis_is_the_sum_of_harmonics_under_the_envelope():
+    rate, seconds = 8000, 0.1
+    samples = audio.synthesize("A4 E5", note_seconds=seconds, sample_rate=rate)
+    per_note = round(seconds * rate)
+    t = np.arange(per_note) / rate
+    attack = int(0.01 * rate)
+    envelope = np.exp(-3.0 * t / seconds)
+    envelope[:attack] *= np.linspace(0, 1, attack)
+    envelope[-attack:] *= np.linspace(1, 0, attack)
+    expected = []
+    for hz in (440.0, audio.midi_to_hz(76)):
+        tone = sum(w * np.sin(2 * np.pi * k * hz * t) for k, w in ((1, 1.0), (2, 0.35), (3, 0.15), (4, 0.05)))
+        expected.append(tone * envelope)
+    expected = np.concatenate(expected)
+    assert samples == pytest.approx(0.8 * expected / np.abs(expected).max(), abs=1e-5)

@@ -82,6 +82,24 @@ def user_errors():
         st.error(str(error), icon="⚠️")
 
 
+# ------------------------------------------------------------------ charts
+_DEFAULT_CONFIG = {"view": {"continuousWidth": 300, "continuousHeight": 300}}  # Altair's default theme
+
+
+def show_chart(chart, where=None) -> None:
+    """Draw an Altair chart at full width (in `where`, a container, or the page).
+
+    `st.altair_chart` validates every spec against the Vega-Lite schema, which takes tens
+    of milliseconds per chart on each rerun; the builders in `tnaas.charts` are validated by
+    the tests instead, so the spec is made without validation. The data still travel as
+    Arrow tables.
+    """
+    spec = chart.to_dict(validate=False)
+    if spec.get("config") == _DEFAULT_CONFIG:
+        del spec["config"]  # Streamlit's theme sizes charts; Altair's 300 x 300 default would fight it
+    (where or st).vega_lite_chart(spec, width="stretch")
+
+
 # ------------------------------------------------------------------ corpora
 @st.cache_data(max_entries=16, show_spinner=False)
 def bundled_corpus(name: str) -> Corpus:
@@ -480,4 +498,4 @@ def tune_player(items, key: str) -> None:
     )
     with user_errors():
         st.audio(tune_wav(item), format="audio/wav")
-        st.altair_chart(charts.piano_roll_chart(audio.piano_roll(item)), width="stretch")
+        show_chart(charts.piano_roll_chart(audio.piano_roll(item)))
