@@ -55,13 +55,13 @@ def apptest_reruns(corpora: list[str], interactions: int) -> dict[str, list[floa
     from streamlit.testing.v1 import AppTest
 
     from tnaas.corpus import load_bundled
-    from tnaas.dashboard import PATTERN_EXAMPLES
+    from tnaas.dashboard import pattern_examples
 
     times: dict[str, list[float]] = {page: [] for page in PAGES}
     st.cache_data.clear()
     st.cache_resource.clear()
     for corpus in corpora:
-        kind = load_bundled(corpus).token_kind
+        examples = pattern_examples(load_bundled(corpus))
         for k in STATE_SIZES:
             at = AppTest.from_file(APP, default_timeout=300).run()
             at.sidebar.selectbox(key="_corpus").select(corpus).run()
@@ -70,7 +70,7 @@ def apptest_reruns(corpora: list[str], interactions: int) -> dict[str, list[floa
                 at.switch_page(path).run()
                 at.run()  # warm: every cache filled for the current settings
                 for i in range(interactions):
-                    widget = _apptest_interaction(at, page, i, k, PATTERN_EXAMPLES[kind])
+                    widget = _apptest_interaction(at, page, i, k, examples)
                     started = _common.clock()
                     widget()
                     times[page].append(1000 * (_common.clock() - started))
@@ -243,7 +243,7 @@ def _set_state_size(page, wire: Wire, k: int) -> None:
 def browser_reruns(browser, server: Server, corpora: list[str], interactions: int) -> dict[str, list[float]]:
     """Warm rerun times in ms per page, measured on the websocket, for every corpus and k = 1-4."""
     from tnaas.corpus import load_bundled
-    from tnaas.dashboard import PATTERN_EXAMPLES
+    from tnaas.dashboard import pattern_examples
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     wire = Wire(page)
@@ -264,7 +264,7 @@ def browser_reruns(browser, server: Server, corpora: list[str], interactions: in
                     elif name == "Generate":
                         action = _keypress(_slider(page, "Temperature"), "ArrowRight")
                     elif name == "Complete":
-                        action = _typing(page, PATTERN_EXAMPLES[data.token_kind])
+                        action = _typing(page, pattern_examples(data))
                     elif name == "Explore":
                         action = _keypress(_slider(page, "States to show"), "ArrowRight")
                     else:

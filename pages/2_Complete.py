@@ -14,7 +14,7 @@ st.markdown(
 )
 
 kind = selection.corpus.token_kind
-examples = dashboard.PATTERN_EXAMPLES[kind]
+examples = dashboard.pattern_examples(selection.corpus)
 pattern_key = f"complete/pattern/{selection.corpus_key}"
 if pattern_key not in st.session_state:
     st.session_state[pattern_key] = dashboard.default_pattern(selection, model)

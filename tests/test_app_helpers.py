@@ -76,3 +76,16 @@ def test_the_model_cache_key_names_corpus_content_model_parameters_and_seed():
     assert a.key != dashboard.Selection("x", a.corpus, spec, (("state_size", 2),), 0).key
     assert a.key != dashboard.Selection("x", a.corpus, spec, (("state_size", 1),), 1).key
     assert a.describe() == "Markov chain (state_size=1) on custom"
+
+
+def test_pattern_examples_only_use_tokens_the_corpus_has():
+    assert dashboard.pattern_examples(load_bundled("tech"))[:4] == ["***base", "mo***", "***ly", "*u*a"]
+    assert dashboard.pattern_examples(load_bundled("ikea")) == ["*A*A", "S%"]  # upper-case names
+    assert "% love %" not in dashboard.pattern_examples(load_bundled("ipsum"))  # Latin
+    assert dashboard.pattern_examples(corpus_from_items(["xy", "yx", "xx", "yy", "xyx"], "characters")) == ["***"]
+
+
+def test_patterns_are_shown_literally_in_markdown_labels():
+    assert dashboard.escape_markdown("*u*a") == r"\*u\*a"
+    assert dashboard.escape_markdown("mo%") == r"mo\%"
+    assert dashboard.escape_markdown(r"\*x_") == r"\\\*x\_"

@@ -131,3 +131,31 @@ def test_a_long_thin_target_tail_does_not_squeeze_the_length_axis():
     assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 7]
     wide = spec_of(charts.length_comparison_chart(target, [4, 600], "notes", "natural"))
     assert wide["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 601]
+
+
+def test_a_gap_pattern_draws_only_its_first_positions_and_says_so(model):
+    completion = model.complete("a%", top=3)
+    assert len(completion.positions) == 13
+    frame = charts.posterior_frame(completion, max_positions=2)
+    assert frame["position"].unique().tolist() == ["#2", "#3"]
+    short = spec_of(charts.posterior_chart(completion, max_positions=4))
+    assert short["title"]["subtitle"] == "the first 4 of 13 unknown positions"
+    assert short["encoding"]["y"]["sort"] == ["#2", "#3", "#4", "#5"]
+    assert (
+        spec_of(charts.posterior_chart(completion, max_positions=20))["title"]
+        == "Posterior of each unknown position given 'a%'"
+    )
+
+
+def test_positions_where_the_item_has_ended_and_rare_tokens_are_left_out():
+    from tnaas.completion import Completion
+
+    positions = [
+        {"index": 0, "distribution": {"x": 0.6, "y": 0.4}},
+        {"index": 1, "distribution": {END_KEY: 0.9995, "x": 0.0005}},
+        {"index": 2, "distribution": {"z": 0.01, END_KEY: 0.99}},
+    ]
+    completion = Completion("%", 1.0, positions)
+    assert [p["index"] for p in charts.shown_positions(completion)] == [0, 2]
+    frame = charts.posterior_frame(completion, max_columns=2)
+    assert sorted(frame["token"].unique()) == [END_KEY, "x"]

@@ -22,6 +22,8 @@ from tnaas.tokens import tokenize
 ROW_HEIGHT = 20  # pixels per row of a heatmap or horizontal bar chart: labels stay legible
 CHART_HEIGHT = 300  # pixels, title and axes included, for charts with a quantitative y axis
 PROBABILITY_FORMAT = ".3g"
+MAX_POSITIONS, MAX_COLUMNS = 30, 30  # a posterior heatmap larger than this is not read, only scrolled
+ENDED = 0.999  # a position where the item has ended with this probability is not drawn
 TAIL_SHOWN = 0.995  # the length axis ends where the target has this much of its mass
 GENERATED_COLOUR, TARGET_COLOUR = "#4c78a8", "#f58518"  # blue bars, orange line: apart for colour-blind eyes too
 
@@ -69,27 +71,44 @@ def heatmap_chart(heatmap: Heatmap) -> alt.Chart:
     )
 
 
-def posterior_frame(completion: Completion, top_tokens: int = 12) -> pd.DataFrame:
-    """The posterior of each unknown position, long form: position (1-based label),
-    token, probability; per position only its `top_tokens` most probable tokens."""
+def shown_positions(completion: Completion, max_positions: int = MAX_POSITIONS) -> list[dict]:
+    """The unknown positions worth drawing: the first `max_positions` of those where the
+    item has not almost surely ended (a gap pattern has a position for every length)."""
+    live = [p for p in completion.positions if p["distribution"].get(END_KEY, 0.0) < ENDED]
+    return live[:max_positions]
+
+
+def posterior_frame(
+    completion: Completion, top_tokens: int = 12, max_positions: int = MAX_POSITIONS, max_columns: int = MAX_COLUMNS
+) -> pd.DataFrame:
+    """The posterior of each shown unknown position (see `shown_positions`), long form:
+    position (1-based label), token, probability. Per position only its `top_tokens` most
+    probable tokens, and over all positions the `max_columns` tokens of largest total mass."""
     rows = []
-    for position in completion.positions:
+    for position in shown_positions(completion, max_positions):
         label = f"#{position['index'] + 1}"
         for token, p in list(position["distribution"].items())[:top_tokens]:
             rows.append((label, show_token(token), p))
-    return pd.DataFrame(rows, columns=["position", "token", "probability"])
+    data = pd.DataFrame(rows, columns=["position", "token", "probability"])
+    kept = data.groupby("token")["probability"].sum().nlargest(max_columns).index
+    return data[data["token"].isin(kept)].reset_index(drop=True)
 
 
-def posterior_chart(completion: Completion, top_tokens: int = 12) -> alt.Chart:
-    """Heatmap of p(token at position | the item matches the pattern): unknown position x token."""
-    data = posterior_frame(completion, top_tokens)
+def posterior_chart(completion: Completion, top_tokens: int = 12, max_positions: int = MAX_POSITIONS) -> alt.Chart:
+    """Heatmap of p(token at position | the item matches the pattern): unknown position x token
+    (see `posterior_frame` for which positions and tokens are drawn)."""
+    data = posterior_frame(completion, top_tokens, max_positions)
     order = data.groupby("token")["probability"].sum().sort_values(ascending=False).index.tolist()
+    rows = list(dict.fromkeys(data["position"]))
+    title = f"Posterior of each unknown position given {completion.pattern!r}"
+    if len(rows) < len(completion.positions):
+        title = alt.Title(title, subtitle=f"the first {len(rows)} of {len(completion.positions)} unknown positions")
     return (
-        alt.Chart(data, title=f"Posterior of each unknown position given {completion.pattern!r}")
+        alt.Chart(data, title=title)
         .mark_rect()
         .encode(
             x=alt.X("token:N", title="token", sort=order, axis=_token_axis(order)),
-            y=alt.Y("position:N", title="position in the item", sort=list(dict.fromkeys(data["position"]))),
+            y=alt.Y("position:N", title="position in the item", sort=rows),
             color=alt.Color("probability:Q", title="probability", scale=alt.Scale(scheme="oranges")),
             tooltip=[
                 alt.Tooltip("position:N"),
@@ -97,7 +116,7 @@ def posterior_chart(completion: Completion, top_tokens: int = 12) -> alt.Chart:
                 alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT),
             ],
         )
-        .properties(height=alt.Step(2 * ROW_HEIGHT))
+        .properties(height=alt.Step(2 * ROW_HEIGHT if len(rows) <= 8 else ROW_HEIGHT))
     )
 
 

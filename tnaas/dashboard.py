@@ -13,9 +13,11 @@ only, so another session never sees them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 from dataclasses import dataclass
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -26,6 +28,7 @@ from tnaas.errors import NotEnoughNovelItems, TnaasError
 from tnaas.generate import generate
 from tnaas.lengths import MAX_ITEM_TOKENS, corpus_length, custom_length
 from tnaas.models import MODELS, ModelSpec, get_spec
+from tnaas.patterns import parse_pattern
 from tnaas.tokens import tokenize
 
 PAGES = (
@@ -83,21 +86,41 @@ def user_errors():
 
 
 # ------------------------------------------------------------------ charts
-_DEFAULT_CONFIG = {"view": {"continuousWidth": 300, "continuousHeight": 300}}  # Altair's default theme
+_ALTAIR_DEFAULT_CONFIG = {"view": {"continuousWidth": 300, "continuousHeight": 300}}
 
 
 def show_chart(chart, where=None) -> None:
     """Draw an Altair chart at full width (in `where`, a container, or the page).
 
-    `st.altair_chart` validates every spec against the Vega-Lite schema, which takes tens
-    of milliseconds per chart on each rerun; the builders in `tnaas.charts` are validated by
-    the tests instead, so the spec is made without validation. The data still travel as
-    Arrow tables.
+    `st.altair_chart` validates every spec against the Vega-Lite schema, tens of
+    milliseconds per chart on every rerun; the builders in `tnaas.charts` are validated by
+    their tests instead. Data frames become named datasets, which Streamlit sends as
+    Arrow tables (no global Altair data transformer, no row limit).
     """
-    spec = chart.to_dict(validate=False)
-    if spec.get("config") == _DEFAULT_CONFIG:
+    datasets: dict[str, pd.DataFrame] = {}
+    spec = _with_named_data(chart, datasets).to_dict(validate=False)
+    if spec.get("config") == _ALTAIR_DEFAULT_CONFIG:
         del spec["config"]  # Streamlit's theme sizes charts; Altair's 300 x 300 default would fight it
+    spec["datasets"] = datasets
     (where or st).vega_lite_chart(spec, width="stretch")
+
+
+def _with_named_data(node, datasets: dict):
+    """A shallow copy of an Altair chart whose data frames (also in layers) are named
+    datasets, collected in `datasets` under a name derived from their content."""
+    node = node.copy(deep=False)
+    data = getattr(node, "data", None)
+    if isinstance(data, pd.DataFrame):
+        digest = hashlib.sha1(pd.util.hash_pandas_object(data, index=False).values.tobytes())
+        digest.update(",".join(map(str, data.columns)).encode())
+        name = "data-" + digest.hexdigest()[:16]  # stable across reruns: the chart is not redrawn
+        datasets[name] = data
+        node.data = alt.NamedData(name=name)
+    for part in ("layer", "hconcat", "vconcat", "concat"):
+        children = getattr(node, part, None)
+        if isinstance(children, list):
+            setattr(node, part, [_with_named_data(child, datasets) for child in children])
+    return node
 
 
 # ------------------------------------------------------------------ corpora
@@ -403,15 +426,26 @@ def as_txt(items) -> bytes:
 
 # ------------------------------------------------------------------ completion and inspection
 PATTERN_EXAMPLES = {
-    "characters": ("***base", "mo***", "***ly", "*u*a", "mo%"),
-    "words": ("% love %", "The * of %", "* * *"),
-    "notes": ("D5 * * D5", "G4 A4 B4 * *", "% E5 D5"),
+    "characters": ("***base", "mo***", "***ly", "*u*a", "mo%", "*A*A", "S%"),
+    "words": ("% love %", "The * of %", "* * *", "Quae * * *"),
+    "notes": ("D5 * * D5", "G4 A4 B4 * *", "* * * G4", "D4 * * * * D4"),
 }
+
+
+def pattern_examples(corpus: Corpus) -> list[str]:
+    """The example patterns whose literal tokens all occur in `corpus` (the talk's first)."""
+    vocabulary = set(corpus.vocabulary)
+    examples = [
+        e
+        for e in PATTERN_EXAMPLES[corpus.token_kind]
+        if set(parse_pattern(e, corpus.token_kind).literals) <= vocabulary
+    ]
+    return examples or ["* * *" if corpus.token_kind != "characters" else "***"]
 
 
 def default_pattern(selection: Selection, model) -> str:
     """The first example pattern that the model can match (else the first example)."""
-    examples = PATTERN_EXAMPLES[selection.corpus.token_kind]
+    examples = pattern_examples(selection.corpus)
     for example in examples:
         try:
             if complete(selection.key, example, 1, 0, 0, ("natural",), 1.0, _model=model).matches:
