@@ -93,6 +93,9 @@ def main() -> None:
         seconds = _common.clock() - started
         gap_rows.append([f"`{pattern}`", f"{result.probability:.5f}", f"{p:.5f} ± {half:.5f}", seconds, result.method])
 
+    # `mo%` (a prefix, then anything) has an exact answer: p(m) p(o | m).
+    prefix_exact = lstm.next_token_distribution("")["m"] * lstm.next_token_distribution("m")["o"]
+
     body = f"""
 Training set: {len(train.items):,} names; held out: {len(test):,}; torch {torch.__version__}, one thread.
 
@@ -112,6 +115,10 @@ Validation NLL per epoch (seed {args.seeds[0]}): {curve}.
 ## Completion: gap patterns, SMC vs Monte Carlo ({MC_SAMPLES:,} samples, 95% interval)
 
 {_common.table(["pattern", "SMC p(pattern)", "Monte Carlo p(pattern)", "SMC seconds", "method"], gap_rows)}
+
+`mo%` has an exact answer, p(m) p(o | m) = {prefix_exact:.5f} from `next_token_distribution`:
+every SMC particle carries the same weight there, so its estimate has no variance (the
+Monte Carlo column has sampling error, ± the 95% half-width).
 """
     command = "python benchmarks/bench_lstm.py --seeds " + " ".join(str(s) for s in args.seeds)
     _common.write_result("bench_lstm", "LSTM: held-out NLL on US names, and SMC completion accuracy", body, command)
