@@ -120,8 +120,7 @@ class KneserNeyRef:
                         level[h][w] = sum(1 for xh, f in raw[j + 1].items() if xh[1:] == h and f[w] > 0)
             self.counts.append(level)
         self.discounts = [
-            discounts_ref(c for follow in level.values() for c in follow.values())
-            for level in self.counts
+            discounts_ref(c for follow in level.values() for c in follow.values()) for level in self.counts
         ]
         self._cache: dict[tuple, Dist] = {}
 

@@ -29,7 +29,10 @@ def test_parse_model_choice_types_values_from_the_registry():
 
 def test_comparison_scores_each_model_on_the_same_held_out_split():
     corpus = load_bundled("pokemon")
-    choices = [parse_model_choice("markov:state_size=2"), parse_model_choice("markov:state_size=3,smoothing=kneser-ney")]
+    choices = [
+        parse_model_choice("markov:state_size=2"),
+        parse_model_choice("markov:state_size=3,smoothing=kneser-ney"),
+    ]
     rows = compare_models(corpus, choices, test_size=100, samples=200, random_state=5)
     assert [r.model for r in rows] == ["markov k=2", "markov k=3 kneser-ney"]
     # Recompute the smoothed row by hand on the split compare_models must have used.
@@ -46,13 +49,21 @@ def test_unavailable_model_gets_a_row_that_says_why(monkeypatch):
     import tnaas.models as registry
 
     monkeypatch.setattr(registry.ModelSpec, "available", lambda self: (False, "needs torch: pip install it"))
-    rows = compare_models(load_bundled("pokemon"), [parse_model_choice("markov")], test_size=50, samples=10, random_state=0)
+    rows = compare_models(
+        load_bundled("pokemon"), [parse_model_choice("markov")], test_size=50, samples=10, random_state=0
+    )
     assert rows[0].note == "needs torch: pip install it" and math.isnan(rows[0].nll_per_token)
 
 
 def test_compare_cli_prints_a_table_and_json():
     out = io.StringIO()
-    assert main(["compare", "--corpus", "ikea", "--models", "markov:state_size=2", "--samples", "50", "--seed", "1"], out=out) == 0
+    assert (
+        main(
+            ["compare", "--corpus", "ikea", "--models", "markov:state_size=2", "--samples", "50", "--seed", "1"],
+            out=out,
+        )
+        == 0
+    )
     assert out.getvalue().splitlines()[0].split()[:2] == ["model", "nll/token"]
     out = io.StringIO()
     main(["compare", "--corpus", "ikea", "--models", "markov:state_size=3,smoothing=kneser-ney", "--json"], out=out)

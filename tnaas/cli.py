@@ -94,7 +94,9 @@ def _build_parser() -> _Parser:
     _add_model_options(ev)
     ev.add_argument("--seed", type=int, help="random seed for models that train stochastically")
     ev.add_argument("--json", action="store_true", help="one JSON object")
-    cmp = commands.add_parser("compare", help="compare models on one corpus: held-out NLL, novelty, diversity, fit time")
+    cmp = commands.add_parser(
+        "compare", help="compare models on one corpus: held-out NLL, novelty, diversity, fit time"
+    )
     _add_corpus_options(cmp)
     cmp.add_argument(
         "--models",
@@ -103,7 +105,9 @@ def _build_parser() -> _Parser:
         help="models to compare, e.g. markov:state_size=3 markov:state_size=5,smoothing=kneser-ney hmm (default: a standard line-up)",
     )
     cmp.add_argument("--test-size", type=float, default=0.1, help="held-out share (<1) or count (default 0.1)")
-    cmp.add_argument("--samples", type=int, default=500, help="samples per model for novelty and diversity (default 500)")
+    cmp.add_argument(
+        "--samples", type=int, default=500, help="samples per model for novelty and diversity (default 500)"
+    )
     cmp.add_argument("--seed", type=int, default=0, help="seed of the split, the fits and the samples (default 0)")
     cmp.add_argument("--json", action="store_true", help="a JSON list of rows")
 
@@ -239,7 +243,10 @@ def _cmd_compare(args, out) -> int:
     test_size = args.test_size if args.test_size < 1 else int(args.test_size)
     rows = compare_models(corpus, choices, test_size=test_size, samples=args.samples, random_state=args.seed)
     if args.json:
-        data = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.to_dict().items()} for r in rows]
+        data = [
+            {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.to_dict().items()}
+            for r in rows
+        ]
         out.write(json.dumps(data, ensure_ascii=False) + "\n")
         return 0
     table = [["model", "nll/token", "perplexity", "novelty", "diversity", "fit s", "completion"]]
@@ -247,7 +254,17 @@ def _cmd_compare(args, out) -> int:
         if r.note:
             table.append([r.model, "-", "-", "-", "-", "-", r.note])
             continue
-        table.append([r.model, f"{r.nll_per_token:.4f}", f"{r.perplexity:.3f}", f"{r.novelty:.0%}", f"{r.diversity:.0%}", f"{r.fit_seconds:.2f}", "exact" if r.exact else "approximate"])
+        table.append(
+            [
+                r.model,
+                f"{r.nll_per_token:.4f}",
+                f"{r.perplexity:.3f}",
+                f"{r.novelty:.0%}",
+                f"{r.diversity:.0%}",
+                f"{r.fit_seconds:.2f}",
+                "exact" if r.exact else "approximate",
+            ]
+        )
     _print_table(table, out)
     out.write(f"held-out items: {rows[0].test_items:,} (items with tokens unseen in training are moved to training)\n")
     return 0

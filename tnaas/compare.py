@@ -33,7 +33,9 @@ class ModelChoice:
     def label(self) -> str:
         """Short human label, e.g. "markov k=3 kneser-ney"."""
         shown = {"state_size": "k", "hidden_states": "states", "hidden_size": "hidden"}
-        parts = [self.name] + [f"{shown.get(k, k)}={v}" if k != "smoothing" else str(v) for k, v in self.params if v != "none"]
+        parts = [self.name] + [
+            f"{shown.get(k, k)}={v}" if k != "smoothing" else str(v) for k, v in self.params if v != "none"
+        ]
         return " ".join(parts)
 
 
@@ -47,7 +49,9 @@ def parse_model_choice(text: str) -> ModelChoice:
         key, sep, value = part.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in known:
-            raise TnaasError(f"bad model option {part!r} for {name}: use one of {', '.join(known) or '(none)'} as name=value")
+            raise TnaasError(
+                f"bad model option {part!r} for {name}: use one of {', '.join(known) or '(none)'} as name=value"
+            )
         h = known[key]
         try:
             typed = {"int": int, "float": float}.get(h.kind, str)(value.strip())

@@ -101,5 +101,7 @@ def train_test_split(corpus: Corpus, test_size: int | float = 0.1, random_state=
         known |= {t for item in unseen for t in tokenize(item, corpus.token_kind)}
     if not test_items:
         raise TnaasError("every held-out item has a token the training part never has: nothing left to test on")
-    train = corpus_from_items(train_items, corpus.token_kind, name=f"{corpus.name}-train", title=f"{corpus.title} (train)")
+    train = corpus_from_items(
+        train_items, corpus.token_kind, name=f"{corpus.name}-train", title=f"{corpus.title} (train)"
+    )
     return train, tuple(test_items)

@@ -1,4 +1,4 @@
-""""Pokémon or tech?": which corpus a name sounds like, by Bayes over corpus models.
+"""The "Pokémon or tech?" quiz: which corpus a name sounds like, by Bayes over corpus models.
 
 Each candidate corpus gets a character model fitted on its case-folded items, so that the
 capital P of "Pikachu" gives nothing away; p(corpus | name) ∝ p(name | corpus model),
@@ -67,7 +67,9 @@ def make_question(models: dict[str, object], random_state=None, corpora: dict[st
 SOUNDS_LIKE_CORPORA = ("pokemon", "ikea", "tech", "rhcp", "sonnets", "ipsum")  # notes are not names
 
 
-def fit_corpus_models(names=SOUNDS_LIKE_CORPORA, model: str = "markov", params: dict | None = None, random_state=0) -> dict[str, object]:
+def fit_corpus_models(
+    names=SOUNDS_LIKE_CORPORA, model: str = "markov", params: dict | None = None, random_state=0
+) -> dict[str, object]:
     """One model per bundled corpus, fitted on its case-folded characters.
 
     Default: Markov k=3 with Kneser-Ney smoothing, so every name gets a finite score.

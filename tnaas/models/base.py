@@ -207,7 +207,7 @@ class AutomatonModel(SequenceModel):
         return result
 
     def _case_hint(self, pattern: str, automaton, lengths) -> str:
-        """"Did you mean 'Pika*'?" when only the letter case stands in the way."""
+        """Suggest another letter case ("Did you mean 'Pika*'?") when only case stands in the way."""
         for variant in dict.fromkeys((pattern.capitalize(), pattern.lower(), pattern.upper())):
             if variant == pattern:
                 continue
