@@ -17,7 +17,6 @@ from tnaas.evaluate import evaluate
 from tnaas.generate import generate
 from tnaas.models import MODELS, get_spec
 
-
 MAX_TEXT_POSITIONS = 8  # the text view stays readable; --json has every position
 
 
