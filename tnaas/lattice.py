@@ -161,8 +161,8 @@ class Lattice:
             if n_edges > max_edges:
                 raise TnaasError(
                     f"this query needs more than {max_edges:,} lattice edges: too many unknown "
-                    "tokens for this model and state size; use fewer `*`/`%`, a smaller state "
-                    "size, or no smoothing"
+                    "tokens for this model; use fewer `*`/`%` (or a fixed length), or a smaller "
+                    "model (state size, hidden states) without smoothing"
                 )
             unique_key, dst = _unique_inverse(q_next * auto.n_states + target)
             self.steps.append(Step(node.astype(np.int32), token.astype(np.int32), dst.astype(np.int32), prob))
@@ -349,10 +349,15 @@ class Lattice:
             token, dst, log_w = token[order], dst[order], log_w[order]
             # merge paths that reach the same node with the same token (HMMs)
             same = np.r_[False, (token[1:] == token[:-1]) & (dst[1:] == dst[:-1])]
-            if same.any():
+            if same.any():  # a segmented log-sum-exp over runs of equal (token, node)
+                first = np.flatnonzero(~same)
+                top = np.maximum.reduceat(log_w, first)
                 group = np.cumsum(~same) - 1
-                log_w = np.array([_logsumexp(log_w[group == g]) for g in range(group[-1] + 1)])
-                token, dst = token[~same], dst[~same]
+                with np.errstate(invalid="ignore"):
+                    shifted = np.where(np.isfinite(top[group]), np.exp(log_w - top[group]), 0.0)
+                log_w = _log(np.add.reduceat(shifted, first)) + np.where(np.isfinite(top), top, 0.0)
+                log_w[~np.isfinite(top)] = -np.inf
+                token, dst = token[first], dst[first]
             dst = dst.astype(np.int64)
             bound = np.flatnonzero(np.r_[True, token[1:] != token[:-1], True])
             via = log_w + log_u[t + 1][dst]
