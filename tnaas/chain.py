@@ -8,7 +8,7 @@ from tnaas.automaton import Edges, ragged_arange
 from tnaas.errors import TnaasError
 from tnaas.ngram import HistoryTrie
 
-_LOOKUP_CHUNK = 1 << 20  # transitions per batch when compiling their destination states
+_LOOKUP_CHUNK = 1 << 18  # transitions per batch when compiling their destination states
 
 
 class ChainAutomaton:
@@ -23,7 +23,7 @@ class ChainAutomaton:
         self.vocabulary = trie.counts.vocabulary
         self.n_states = trie.n_nodes
         end_id = len(self.vocabulary)
-        owner = np.repeat(np.arange(trie.n_nodes), np.diff(trie.edge_start))
+        owner = np.repeat(np.arange(trie.n_nodes, dtype=np.int32), np.diff(trie.edge_start))
         totals = np.bincount(owner, weights=trie.edge_count, minlength=trie.n_nodes)
         is_end = trie.edge_token == end_id
         self._end = np.zeros(trie.n_nodes)
@@ -33,8 +33,9 @@ class ChainAutomaton:
         owner = owner[keep]
         # Token and state ids fit in int32: half the memory of the two largest arrays;
         # `expand` widens what it returns.
-        self._token = trie.edge_token[keep].astype(np.int32)
-        self._prob = trie.edge_count[keep] / totals[owner]
+        self._token = trie.edge_token[keep].astype(np.int32, copy=False)
+        self._prob = trie.edge_count[keep].astype(np.float64)
+        np.divide(self._prob, totals[owner], out=self._prob)  # in place: one array less at the peak
         del keep, totals
         self._start = np.zeros(trie.n_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(owner, minlength=trie.n_nodes), out=self._start[1:])

@@ -182,7 +182,8 @@ class HistoryTrie:
     (the history without its first token; -1 for the root), `first` and `last` token ids
     (-1 for the root). `child(h, w)` finds the node of history h followed by token w.
     Transition counts hang off the order-k nodes in CSR form: node n's rows are
-    `edge_start[n]:edge_start[n + 1]` of `edge_token` / `edge_count` (sorted by token).
+    `edge_start[n]:edge_start[n + 1]` of `edge_token` (int32) / `edge_count` (int64), sorted by
+    token; both share memory with `counts` whenever its rows come sorted (`count_ngrams`).
     """
 
     counts: NgramCounts
@@ -300,7 +301,7 @@ class HistoryTrie:
             child_keys,
             child_nodes,
             edge_start,
-            next_ids.astype(np.int64),
+            next_ids,  # int32, shared with `counts` when its rows were already sorted
             row_counts,
             begin_state,
         )
