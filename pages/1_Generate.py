@@ -5,9 +5,9 @@ import streamlit as st
 from tnaas import charts, dashboard
 
 selection = dashboard.page("Generate", "🎲")
-model = dashboard.model_or_stop(selection)
 st.title("🎲 Generate")
 st.caption(selection.describe())
+model = dashboard.model_or_stop(selection)
 
 left, middle, right = st.columns(3)
 n = left.slider("How many", 1, 200, 20, key="gen/n", help="Distinct items to generate")

@@ -5,9 +5,9 @@ import streamlit as st
 from tnaas import charts, dashboard
 
 selection = dashboard.page("Complete", "🧩")
-model = dashboard.model_or_stop(selection)
 st.title("🧩 Complete")
 st.caption(selection.describe())
+model = dashboard.model_or_stop(selection)
 st.markdown(
     "`*` is exactly one unknown token, `%` any run of tokens (none included), `\\*` a literal star. "
     + ("Every character is a token." if selection.unit == "characters" else "Tokens are separated by spaces.")

@@ -5,10 +5,10 @@ import streamlit as st
 from tnaas import charts, dashboard
 
 selection = dashboard.page("Explore", "🔍")
-model = dashboard.model_or_stop(selection)
 corpus = selection.corpus
 st.title("🔍 Explore")
 st.caption(selection.describe())
+model = dashboard.model_or_stop(selection)
 
 stats = dashboard.corpus_stats(corpus)
 for column, (label, value) in zip(st.columns(len(stats)), stats.items()):
