@@ -57,6 +57,8 @@ class ModelSpec:
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
             return False, f"the {self.name} model needs {', '.join(missing)}: {self.install}"
+        if importlib.util.find_spec(self.module) is None:
+            return False, f"the {self.name} model's module {self.module} is missing from this installation"
         return True, ""
 
     def model_class(self) -> type:
