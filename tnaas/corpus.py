@@ -53,8 +53,7 @@ class Corpus:
         check_kind(self.token_kind)
         encoded = encode(self.items, self.token_kind)
         digest = hashlib.sha256(self.token_kind.encode())
-        for item in self.items:
-            digest.update(b"\n" + item.encode("utf-8"))
+        digest.update("".join("\n" + item for item in self.items).encode("utf-8"))
         object.__setattr__(self, "encoded", encoded)
         object.__setattr__(self, "lengths", np.diff(encoded.offsets))
         object.__setattr__(self, "content_hash", digest.hexdigest())
@@ -78,23 +77,21 @@ def corpus_from_items(
     Blank lines and surrounding whitespace are dropped; duplicates are kept (they are
     frequency information) unless `dedupe`. `token_kind` None means inferred.
     """
-    raw = [str(item) for item in items]
+    raw = [item if isinstance(item, str) else str(item) for item in items]
     kind = check_kind(token_kind) if token_kind else infer_kind(raw)
-    cleaned = []
-    for line_number, item in enumerate(raw, start=1):
-        item = normalise(item, kind)
-        if not item:
-            continue
-        if len(item) > MAX_LINE_CHARS:
-            raise TnaasError(
-                f"line {line_number} has {len(item):,} characters; the limit is {MAX_LINE_CHARS:,} "
-                "(is the file really one item per line?)"
-            )
-        if kind == "notes":
+    normalised = [normalise(item, kind) for item in raw]  # one pass in C-speed comprehensions
+    if normalised and max(map(len, normalised)) > MAX_LINE_CHARS:
+        line_number, item = next((i, x) for i, x in enumerate(normalised, start=1) if len(x) > MAX_LINE_CHARS)
+        raise TnaasError(
+            f"line {line_number} has {len(item):,} characters; the limit is {MAX_LINE_CHARS:,} "
+            "(is the file really one item per line?)"
+        )
+    if kind == "notes":
+        for line_number, item in enumerate(normalised, start=1):
             bad = next((t for t in tokenize(item, kind) if not NOTE_PATTERN.match(t)), None)
             if bad is not None:
                 raise TnaasError(f"line {line_number}: {bad!r} is not a note like C4, F#5 or Bb3")
-        cleaned.append(item)
+    cleaned = [item for item in normalised if item]
     if dedupe:
         cleaned = list(dict.fromkeys(cleaned))
     if not cleaned:

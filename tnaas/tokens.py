@@ -84,12 +84,16 @@ class Encoded:
 def encode(items: Sequence[str], kind: str) -> Encoded:
     """Encode normalised items as token ids over their sorted vocabulary."""
     if kind == "characters":
-        # One pass through C: UTF-32 gives one code point per character.
-        text = "".join(items)
-        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        codes, ids = np.unique(points, return_inverse=True)
-        vocabulary = tuple(chr(c) for c in codes)
-        lengths = np.fromiter((len(item) for item in items), dtype=np.int64, count=len(items))
+        # One pass through C: UTF-32 gives one code point per character; a lookup table
+        # over the code points present maps them to ids without sorting millions of them.
+        points = np.frombuffer("".join(items).encode("utf-32-le"), dtype=np.uint32)
+        present = np.flatnonzero(np.bincount(points)) if len(points) else np.zeros(0, dtype=np.int64)
+        table = np.zeros(int(present[-1]) + 1 if len(present) else 1, dtype=np.int32)
+        table[present] = np.arange(len(present), dtype=np.int32)
+        ids = table[points]
+        del points
+        vocabulary = tuple(chr(c) for c in present)
+        lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
     else:
         sequences = [tokenize(item, kind) for item in items]
         vocabulary = tuple(sorted({token for tokens in sequences for token in tokens}))
