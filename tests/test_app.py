@@ -91,7 +91,8 @@ def test_home_three_steps_and_go_gives_ten_new_distinct_items():
     assert at.title[0].value.endswith("Tech Names as a Service")
     assert at.sidebar.selectbox(key="_corpus").options == [load_bundled(n).title for n in bundled_names()]
     assert at.sidebar.selectbox(key="_model").value == "markov"
-    assert len(at.page_link) >= 2 * 5 - 1  # sidebar links to every page, home links to the others
+    assert len(at.page_link) >= 2 * 7 - 1  # sidebar links to every page, home links to the others
+    assert [link.proto.label for link in at.sidebar.get("page_link")][-2:] == ["Compare", "Quiz"]
     at.button[0].click().run()
     assert_clean(at)
     lists = [bullet_items(m.value) for m in at.markdown if bullet_items(m.value)]
@@ -346,7 +347,6 @@ def test_a_bad_upload_is_an_error_with_the_reason(name, data, reason):
 
 # ------------------------------------------------------------------ models
 def test_an_unavailable_model_is_listed_with_the_reason(monkeypatch):
-    from tnaas import dashboard
     from tnaas.models import MODELS, ModelSpec
 
     fake = ModelSpec(
@@ -359,17 +359,16 @@ def test_an_unavailable_model_is_listed_with_the_reason(monkeypatch):
         install="pip install xyz",
     )
     monkeypatch.setitem(MODELS, "fake", fake)
-    assert dashboard.model_status(fake)[0] is False
+    assert fake.available()[0] is False
     at = start()
     assert "fake" not in at.sidebar.selectbox(key="_model").options
     assert any("Fake model is unavailable" in c.value and "pip install xyz" in c.value for c in at.sidebar.caption)
 
 
 def test_the_hmm_model_generates_and_completes_through_the_same_pages():
-    from tnaas import dashboard
     from tnaas.models import MODELS
 
-    if not dashboard.model_status(MODELS["hmm"])[0]:
+    if not MODELS["hmm"].available()[0]:
         pytest.skip("the hmm model is not available in this installation")
     at = start(corpus="rhcp")
     at.sidebar.selectbox(key="_model").select("hmm").run()

@@ -13,6 +13,7 @@ from tnaas import dashboard
 from tnaas.corpus import load_bundled
 from tnaas.models import MODELS
 from tnaas.models.markov import MarkovModel
+from tnaas.selection import Selection
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
@@ -68,7 +69,7 @@ def test_sessions_share_one_fitted_model_and_never_change_it(monkeypatch):
     )
     first = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     first.switch_page("pages/1_Generate.py").run()
-    selection = dashboard.Selection(
+    selection = Selection(
         "pokemon", load_bundled("pokemon"), MODELS["markov"], (("smoothing", "none"), ("state_size", 3)), 0
     )
     model = dashboard.fitted_model(selection)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tnaas import audio, charts
+from tnaas import audio, charts, score_charts
 from tnaas.completion import END_KEY
 from tnaas.corpus import corpus_from_items
 from tnaas.models import make_model
@@ -159,3 +159,50 @@ def test_positions_where_the_item_has_ended_and_rare_tokens_are_left_out():
     assert [p["index"] for p in charts.shown_positions(completion)] == [0, 2]
     frame = charts.posterior_frame(completion, max_columns=2)
     assert sorted(frame["token"].unique()) == [END_KEY, "x"]
+
+
+# ------------------------------------------------------------------ scores: compare and quiz
+def comparison_rows():
+    from tnaas.compare import ComparisonRow
+
+    nan = float("nan")
+    return [
+        ComparisonRow("markov k=2", float("inf"), float("inf"), 0.4, 0.9, 0.01, True, 99),
+        ComparisonRow("markov k=3 kneser-ney", 2.5, 12.18, 0.97, 1.0, 0.02, True, 99),
+        ComparisonRow("hmm states=4", 2.9, 18.2, 1.0, 0.995, 1.5, True, 99),
+        ComparisonRow("lstm", nan, nan, nan, nan, nan, False, 99, "needs torch"),
+    ]
+
+
+def test_the_nll_chart_draws_finite_scores_and_names_the_infinite_ones():
+    chart = score_charts.nll_chart(comparison_rows())
+    assert_readable(chart)
+    assert chart.data["model"].tolist() == ["markov k=3 kneser-ney", "hmm states=4"]
+    assert chart.data["nll_per_token"].tolist() == [2.5, 2.9]
+    spec = spec_of(chart)
+    assert spec["title"]["subtitle"] == "∞, not drawn: markov k=2"
+    assert spec["encoding"]["y"]["sort"] == "x"  # lowest (best) first
+    finite = score_charts.nll_chart(comparison_rows()[1:3])
+    assert spec_of(finite)["title"] == "Held-out NLL per token (nats, lower is better)"
+
+
+def test_novelty_and_diversity_are_grouped_per_model_without_unavailable_ones():
+    frame = score_charts.novelty_diversity_frame(comparison_rows())
+    assert set(frame["model"]) == {"markov k=2", "markov k=3 kneser-ney", "hmm states=4"}
+    shares = frame.set_index(["model", "measure"])["share"]
+    assert shares[("markov k=2", "novelty")] == 0.4 and shares[("hmm states=4", "diversity")] == 0.995
+    chart = score_charts.novelty_diversity_chart(comparison_rows(), 500)
+    assert_readable(chart)
+    assert spec_of(chart)["title"] == "Novelty and diversity of 500 samples per model"
+
+
+def test_the_sounds_like_chart_ranks_corpora_by_posterior():
+    probabilities = {"tech": 0.2, "pokemon": 0.79996, "ikea": 0.00004}
+    chart = score_charts.sounds_like_chart(probabilities, {"pokemon": "Pokémon names", "tech": "Tech"}, " Pika ")
+    assert_readable(chart)
+    assert chart.data["corpus"].tolist() == ["pokemon", "tech", "ikea"]
+    assert chart.data["title"].tolist() == ["Pokémon names", "Tech", "ikea"]  # a missing title: the name
+    assert chart.data["shown"].tolist() == ["80.0%", "20.0%", "0.004%"]
+    spec = spec_of(chart)
+    assert spec["title"] == "Which corpus does 'pika' sound like?"
+    assert spec["encoding"]["y"]["sort"] == ["Pokémon names", "Tech", "ikea"]

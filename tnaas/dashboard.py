@@ -1,81 +1,57 @@
-"""Streamlit glue for the app: cached loaders, the shared sidebar, session-scoped uploads.
+"""Streamlit glue for the app: cached loaders, the shared sidebar, session-scoped state.
 
-The only module of the library that imports streamlit. Pages call `page()` (page
-config + sidebar) and the cached helpers below, and hold layout only.
+The only module of the library that imports streamlit; everything that does not need it
+lives in small modules (`selection`, `vega`, `shortlist`, `exports`, `examples`, `display`,
+`length_choice`, `tables`, `lineup`, `scoreboard`), whose names the pages also reach here.
+Pages call `page()` (page config + sidebar) and the cached helpers below, and hold layout only.
 
-Caching: corpora with `st.cache_data`; fitted models with `st.cache_resource`, keyed by
-the corpus's content hash, the model name, its parameters and the seed, so two users
-who pick the same corpus share one fitted model and nothing is ever refitted on a
-rerun. Cached objects are read, never changed. Uploads live in `st.session_state`
-only, so another session never sees them.
+Caching: bundled corpora by `load_bundled`'s own cache (one read-only object each); fitted
+models with `st.cache_resource`, keyed by the corpus's content hash, the model name, its
+parameters and the seed, so two users who pick the same corpus share one fitted model and
+nothing is refitted on a rerun; results (tables, completions, comparisons) with
+`st.cache_data`. Cached objects are read, never changed. Uploads, the shortlist and the quiz
+score live in `st.session_state` only, so another session never sees them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
-from dataclasses import dataclass
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from tnaas import audio, charts
+from tnaas import audio, charts, tables
+from tnaas.compare import compare_models
 from tnaas.corpus import Corpus, bundled_names, load_bundled, manifest, read_upload
+from tnaas.display import completion_note, corpus_stats, escape_markdown  # noqa: F401 (the pages' names)
 from tnaas.errors import NotEnoughNovelItems, TnaasError
+from tnaas.examples import pattern_examples, sample_items
+from tnaas.exports import as_csv, as_txt  # noqa: F401
 from tnaas.generate import generate
-from tnaas.lengths import MAX_ITEM_TOKENS, corpus_length, custom_length
+from tnaas.length_choice import LENGTH_LABELS, item_lengths, resolve_length, target_length  # noqa: F401
+from tnaas.lengths import MAX_ITEM_TOKENS
 from tnaas.models import MODELS, ModelSpec, get_spec
-from tnaas.patterns import parse_pattern
-from tnaas.tokens import tokenize
+from tnaas.quiz import QUIZ_CORPORA, casefolded, fit_corpus_models, make_question, posterior
+from tnaas.scoreboard import Scoreboard
+from tnaas.selection import Selection
+from tnaas.shortlist import update_shortlist  # noqa: F401
+from tnaas.vega import vega_lite_spec
 
 PAGES = (
-    ("app.py", "Home", "🏠"),
+    ("app.py", "Home", "🔤"),
     ("pages/1_Generate.py", "Generate", "🎲"),
     ("pages/2_Complete.py", "Complete", "🧩"),
     ("pages/3_Explore.py", "Explore", "🔍"),
     ("pages/4_Corpora.py", "Corpora", "📚"),
+    ("pages/5_Compare.py", "Compare", "⚖️"),
+    ("pages/6_Quiz.py", "Quiz", "❓"),
 )
 MODEL_CACHE_ENTRIES = 24  # fitted models kept for all sessions together: bounds server memory
 RESULT_CACHE_ENTRIES = 256  # generated tables, completions, heatmaps: small, cheap to recompute
-UPLOADS = "uploads"  # session_state key: {corpus key: Corpus} of this session's uploads
-UPLOAD_PREFIX = "upload/"
-NATURAL_DRAWS = 2_000  # draws that estimate the model's own length distribution for the chart
+UPLOADS, UPLOAD_PREFIX, QUIZ = "uploads", "upload/", "quiz"  # session_state keys
+cached_result = st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)  # shared by all sessions
 
 
-@dataclass(frozen=True)
-class Selection:
-    """What the sidebar chose: a corpus and a model with its parameters.
-
-    `params` is a sorted tuple of (name, value) pairs; `seed` seeds fitting for models that
-    need it. `key` identifies the fitted model in every cache.
-    """
-
-    corpus_key: str
-    corpus: Corpus
-    spec: ModelSpec
-    params: tuple
-    seed: int
-
-    @property
-    def key(self) -> tuple:
-        """(content hash, model name, params, seed): the cache key of the fitted model."""
-        return (self.corpus.content_hash, self.spec.name, self.params, self.seed)
-
-    @property
-    def unit(self) -> str:
-        """The token kind as a unit of length: characters, words or notes."""
-        return self.corpus.token_kind
-
-    def describe(self) -> str:
-        """One line for captions, e.g. ``Markov chain (state_size=3, smoothing=none) on Pokémon names``."""
-        shown = ", ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.spec.title} ({shown}) on {self.corpus.title}"
-
-
-# ------------------------------------------------------------------ errors
 @contextlib.contextmanager
 def user_errors():
     """Show a `TnaasError` raised in the block as `st.error` (its message, no traceback)."""
@@ -85,51 +61,31 @@ def user_errors():
         st.error(str(error), icon="⚠️")
 
 
-# ------------------------------------------------------------------ charts
-_ALTAIR_DEFAULT_CONFIG = {"view": {"continuousWidth": 300, "continuousHeight": 300}}
-
-
 def show_chart(chart, where=None) -> None:
-    """Draw an Altair chart at full width (in `where`, a container, or the page).
-
-    `st.altair_chart` validates every spec against the Vega-Lite schema, tens of
-    milliseconds per chart on every rerun; the builders in `tnaas.charts` are validated by
-    their tests instead. Data frames become named datasets, which Streamlit sends as
-    Arrow tables (no global Altair data transformer, no row limit).
-    """
-    datasets: dict[str, pd.DataFrame] = {}
-    spec = _with_named_data(chart, datasets).to_dict(validate=False)
-    if spec.get("config") == _ALTAIR_DEFAULT_CONFIG:
-        del spec["config"]  # Streamlit's theme sizes charts; Altair's 300 x 300 default would fight it
-    spec["datasets"] = datasets
-    (where or st).vega_lite_chart(spec, width="stretch")
+    """Draw an Altair chart at full width (in `where`, a container, or the page), unvalidated
+    and with named Arrow datasets (see `tnaas.vega`)."""
+    (where or st).vega_lite_chart(vega_lite_spec(chart), width="stretch")
 
 
-def _with_named_data(node, datasets: dict):
-    """A shallow copy of an Altair chart whose data frames (also in layers) are named
-    datasets, collected in `datasets` under a name derived from their content."""
-    node = node.copy(deep=False)
-    data = getattr(node, "data", None)
-    if isinstance(data, pd.DataFrame):
-        digest = hashlib.sha1(pd.util.hash_pandas_object(data, index=False).values.tobytes())
-        digest.update(",".join(map(str, data.columns)).encode())
-        name = "data-" + digest.hexdigest()[:16]  # stable across reruns: the chart is not redrawn
-        datasets[name] = data
-        node.data = alt.NamedData(name=name)
-    for part in ("layer", "hconcat", "vconcat", "concat"):
-        children = getattr(node, part, None)
-        if isinstance(children, list):
-            setattr(node, part, [_with_named_data(child, datasets) for child in children])
-    return node
+class _ProgressBar:
+    """A `progress(fraction, message)` callback drawing an `st.progress` bar on first use."""
+
+    def __init__(self, text: str):
+        self.text, self.bar = text, None
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        value, text = float(np.clip(fraction, 0.0, 1.0)), f"{self.text}: {message}" if message else self.text
+        if self.bar is None:
+            self.bar = st.progress(value, text=text)
+        else:
+            self.bar.progress(value, text=text)
+
+    def done(self) -> None:
+        if self.bar is not None:
+            self.bar.empty()
 
 
 # ------------------------------------------------------------------ corpora
-@st.cache_data(max_entries=16, show_spinner=False)
-def bundled_corpus(name: str) -> Corpus:
-    """A bundled corpus by name (cached for all sessions)."""
-    return load_bundled(name)
-
-
 def session_uploads() -> dict[str, Corpus]:
     """This session's uploaded corpora, by corpus key (never shared between sessions)."""
     return st.session_state.setdefault(UPLOADS, {})
@@ -153,54 +109,12 @@ def bundled_samples(k: int) -> dict[str, list[str]]:
     return {name: sample_items(load_bundled(name), k) for name in bundled_names()}
 
 
-def sample_items(corpus: Corpus, k: int, seed: int = 0) -> list[str]:
-    """`k` items of `corpus` drawn without replacement (seeded), in corpus order."""
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(corpus.items), size=min(k, len(corpus.items)), replace=False)
-    return [corpus.items[i] for i in sorted(chosen)]
-
-
 def corpus_by_key(key: str) -> Corpus:
     """A bundled corpus by name, or one of this session's uploads by its key."""
-    if key.startswith(UPLOAD_PREFIX):
-        return session_uploads()[key]
-    return bundled_corpus(key)
-
-
-def corpus_keys() -> list[str]:
-    """Every corpus this session can choose: the bundled ones, then its uploads."""
-    return bundled_names() + list(session_uploads())
+    return session_uploads()[key] if key.startswith(UPLOAD_PREFIX) else load_bundled(key)  # lru-cached, shared
 
 
 # ------------------------------------------------------------------ models
-def model_status(spec: ModelSpec) -> tuple[bool, str]:
-    """(usable, why not): the registry's `available()`, plus whether the module exists yet."""
-    ok, why = spec.available()
-    if ok and importlib.util.find_spec(spec.module) is None:
-        return False, f"the {spec.name} model is not part of this installation (no module {spec.module})"
-    return ok, why
-
-
-class _ProgressBar:
-    """A `fit(progress=...)` callback drawing an `st.progress` bar, created on first use."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.bar = None
-
-    def __call__(self, fraction: float, message: str = "") -> None:
-        value = float(np.clip(fraction, 0.0, 1.0))
-        text = f"{self.text}: {message}" if message else self.text
-        if self.bar is None:
-            self.bar = st.progress(value, text=text)
-        else:
-            self.bar.progress(value, text=text)
-
-    def done(self) -> None:
-        if self.bar is not None:
-            self.bar.empty()
-
-
 @st.cache_resource(max_entries=MODEL_CACHE_ENTRIES, show_spinner="Fitting the model…")
 def _fitted_model(content_hash: str, model_name: str, params: tuple, seed: int, _corpus: Corpus):
     # The bar is created inside the cached call, so its replay on a cache hit is
@@ -235,14 +149,15 @@ def _keep(key: str) -> None:
     st.session_state[key] = st.session_state["_" + key]
 
 
-def _remembered(widget, label: str, key: str, default, options=None, **kwargs):
+def remembered(widget, label: str, key: str, default, options=None, **kwargs):
     """A widget whose value survives page switches.
 
-    Widgets forget their value when the user changes page; the value is kept under
-    `key` and handed to the widget (key ``_`` + `key`) on every page.
+    Streamlit forgets a widget's value when the user changes page; the value is kept under
+    `key` and handed to the widget (key ``_`` + `key`) on every page. A remembered value
+    that is no longer among `options` (all of them, for a multiselect) falls back to `default`.
     """
     value = st.session_state.get(key, default)
-    if options is not None and value not in options:
+    if options is not None and not set(value if isinstance(value, list) else [value]) <= set(options):
         value = default
     st.session_state[key] = st.session_state["_" + key] = value
     if options is not None:
@@ -252,16 +167,13 @@ def _remembered(widget, label: str, key: str, default, options=None, **kwargs):
 
 def _hyperparameter_widget(h, spec: ModelSpec, corpus_key: str, corpus: Corpus):
     default = getattr(corpus, h.corpus_default, h.default) if h.corpus_default else h.default
-    key = f"hp/{corpus_key}/{spec.name}/{h.name}"
-    label = h.name.replace("_", " ").capitalize()
-    bar = st.sidebar
+    key, label, bar = f"hp/{corpus_key}/{spec.name}/{h.name}", h.name.replace("_", " ").capitalize(), st.sidebar
     if h.kind == "choice":
-        return _remembered(bar.selectbox, label, key, default, options=list(h.choices), help=h.help)
+        return remembered(bar.selectbox, label, key, default, options=list(h.choices), help=h.help)
     cast = int if h.kind == "int" else float
     low, high = cast(h.low), cast(h.high)
-    if h.kind == "int" and high - low <= 20:
-        return _remembered(bar.slider, label, key, cast(default), min_value=low, max_value=high, help=h.help)
-    return _remembered(bar.number_input, label, key, cast(default), min_value=low, max_value=high, help=h.help)
+    widget = bar.slider if h.kind == "int" and high - low <= 20 else bar.number_input
+    return remembered(widget, label, key, cast(default), min_value=low, max_value=high, help=h.help)
 
 
 def sidebar() -> Selection:
@@ -277,7 +189,7 @@ def sidebar() -> Selection:
     # Titles from the manifest: no corpus has to be loaded to draw the list.
     labels = {entry["name"]: entry["title"] for entry in manifest()}
     labels.update({key: corpus.title + " (your upload)" for key, corpus in session_uploads().items()})
-    corpus_key = _remembered(
+    corpus_key = remembered(
         bar.selectbox,
         "① Corpus",
         "corpus",
@@ -290,9 +202,9 @@ def sidebar() -> Selection:
     bar.caption(
         f"{len(corpus.items):,} items · tokens are {corpus.token_kind} · {len(corpus.vocabulary):,} distinct tokens"
     )
-    status = {name: model_status(spec) for name, spec in MODELS.items()}
+    status = {name: spec.available() for name, spec in MODELS.items()}
     usable = [name for name, (ok, _) in status.items() if ok]
-    model_name = _remembered(
+    model_name = remembered(
         bar.selectbox,
         "② Model",
         "model",
@@ -306,7 +218,7 @@ def sidebar() -> Selection:
     params = {h.name: _hyperparameter_widget(h, spec, corpus_key, corpus) for h in spec.hyperparameters}
     seed = 0
     if spec.seeded:
-        seed = _remembered(bar.number_input, "Training seed", f"seed/{model_name}", 0, min_value=0, step=1)
+        seed = remembered(bar.number_input, "Training seed", f"seed/{model_name}", 0, min_value=0, step=1)
     for name, (ok, why) in status.items():
         if not ok:
             bar.caption(f"🚫 {MODELS[name].title} is unavailable: {why}")
@@ -319,12 +231,9 @@ def page(title: str, icon: str) -> Selection:
     return sidebar()
 
 
-# ------------------------------------------------------------------ lengths
-LENGTH_LABELS = {"natural": "natural (the model decides)", "corpus": "as in the corpus", "custom": "custom range"}
-
-
+# ------------------------------------------------------------------ generation
 def length_controls(corpus: Corpus, key: str) -> tuple:
-    """Widgets for the length distribution; returns a hashable spec for `resolve_length`:
+    """Widgets for the length distribution; returns a spec for `tnaas.length_choice`:
     ("natural",), ("corpus",) or ("custom", low, high, shape)."""
     choice = st.radio(
         "Length distribution",
@@ -347,172 +256,69 @@ def length_controls(corpus: Corpus, key: str) -> tuple:
     return ("custom", int(low), int(high), shape)
 
 
-def resolve_length(spec: tuple):
-    """A `length_controls` spec as what models accept: "natural", "corpus" or a distribution."""
-    if spec[0] == "custom":
-        return custom_length(spec[1], spec[2], spec[3])
-    return spec[0]
-
-
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
+@cached_result
 def target_length_probs(model_key: tuple, length: tuple, _model, _corpus: Corpus) -> tuple[np.ndarray, str]:
-    """p(λ) the generator aims at (float (max λ + 1,)) and a label for the chart.
-
-    For `natural` it is estimated from `NATURAL_DRAWS` seeded draws, the same way for every model.
-    """
-    if length[0] == "corpus":
-        return corpus_length(_corpus.lengths).probs, "corpus (target)"
-    if length[0] == "custom":
-        return resolve_length(length).probs, f"{length[1]}-{length[2]} {length[3]} (target)"
-    drawn = _model.sample(NATURAL_DRAWS, random_state=0)
-    counts = np.bincount([len(tokenize(item, _corpus.token_kind)) for item in drawn]).astype(float)
-    return counts / counts.sum(), f"model's own (estimated from {NATURAL_DRAWS:,} draws)"
+    """`tnaas.length_choice.target_length`, cached per model and length spec."""
+    return target_length(length, _model, _corpus)
 
 
-# ------------------------------------------------------------------ generation
 @st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Generating…")
 def generated(model_key: tuple, n: int, seed: int, temperature: float, length: tuple, novel: bool, _model):
     """(items, warning): `n` distinct items (new ones only if `novel`); when fewer turn
     up, the ones found and the reason (nothing is lost)."""
     try:
-        items = generate(
-            _model,
-            n,
-            random_state=seed,
-            temperature=temperature,
-            length=resolve_length(length),
-            include_existing=not novel,
-        )
-        return items, ""
+        length = resolve_length(length)
+        return generate(
+            _model, n, random_state=seed, temperature=temperature, length=length, include_existing=not novel
+        ), ""
     except NotEnoughNovelItems as error:
         return error.items, str(error)
 
 
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
-def generation_table(model_key: tuple, items: tuple[str, ...], _model) -> pd.DataFrame:
-    """Items with their log-probability (nats, END included) and whether they are new."""
-    log_probs = _model.log_prob_many(list(items)) if items else np.zeros(0)
-    return pd.DataFrame(
-        {
-            "item": list(items),
-            "log_prob": log_probs,
-            "status": ["in corpus" if item in _model.training_items_ else "new" for item in items],
-        }
-    )
-
-
-def update_shortlist(shortlist: list[str], edited: pd.DataFrame) -> list[str]:
-    """The shortlist after the user's ticks in the `keep` column of `edited` (order kept)."""
-    kept = set(edited.loc[edited["keep"], "item"])
-    dropped = set(edited.loc[~edited["keep"], "item"])
-    result = [item for item in shortlist if item not in dropped]
-    return result + [item for item in edited["item"] if item in kept and item not in result]
-
-
-def item_lengths(items, token_kind: str) -> list[int]:
-    """The length in tokens of each item."""
-    return [len(tokenize(item, token_kind)) for item in items]
-
-
-def as_csv(frame: pd.DataFrame) -> bytes:
-    """A table as UTF-8 CSV bytes (for `st.download_button`)."""
-    return frame.to_csv(index=False).encode("utf-8")
-
-
-def as_txt(items) -> bytes:
-    """Items as UTF-8 text, one per line."""
-    return "".join(f"{item}\n" for item in items).encode("utf-8")
+@cached_result
+def generation_table(model_key: tuple, items: tuple[str, ...], _model):
+    """`tnaas.tables.generation_table`, cached per model and items."""
+    return tables.generation_table(_model, items)
 
 
 # ------------------------------------------------------------------ completion and inspection
-PATTERN_EXAMPLES = {
-    "characters": ("***base", "mo***", "***ly", "*u*a", "mo%", "*A*A", "S%"),
-    "words": ("% love %", "The * of %", "* * *", "Quae * * *"),
-    "notes": ("D5 * * D5", "G4 A4 B4 * *", "* * * G4", "D4 * * * * D4"),
-}
-
-
-def pattern_examples(corpus: Corpus) -> list[str]:
-    """The example patterns whose literal tokens all occur in `corpus` (the talk's first)."""
-    vocabulary = set(corpus.vocabulary)
-    examples = [
-        e
-        for e in PATTERN_EXAMPLES[corpus.token_kind]
-        if set(parse_pattern(e, corpus.token_kind).literals) <= vocabulary
-    ]
-    return examples or ["* * *" if corpus.token_kind != "characters" else "***"]
-
-
 def default_pattern(selection: Selection, model) -> str:
     """The first example pattern that the model can match (else the first example)."""
     examples = pattern_examples(selection.corpus)
     for example in examples:
-        try:
+        with contextlib.suppress(TnaasError):
             if complete(selection.key, example, 1, 0, 0, ("natural",), 1.0, _model=model).matches:
                 return example
-        except TnaasError:
-            continue
     return examples[0]
-
-
-def escape_markdown(text: str) -> str:
-    """`text` shown literally where Streamlit renders Markdown (pattern stars, underscores)."""
-    return "".join("\\" + ch if ch in "\\*_`[]<>#%" else ch for ch in text)
 
 
 def use_example(pattern_key: str) -> None:
     """Callback of the example pills: copy the chosen example into the pattern box."""
-    example = st.session_state.get("complete/example")
-    if example:
+    if example := st.session_state.get("complete/example"):
         st.session_state[pattern_key] = example
         st.session_state["complete/example"] = None
-
-
-def completion_note(result) -> str:
-    """How the answer was computed, in one line (method, length cap, truncation)."""
-    note = "Exact: forward-backward over the model and the pattern." if result.method == "exact" else result.method
-    if result.truncated_mass > 0:
-        note += f" Items longer than {result.max_length} tokens are left out (at most {result.truncated_mass:.2g})."
-    if not result.top_complete:
-        note += " The top list stopped early: it may miss some completions."
-    return note
 
 
 @st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Computing the exact posterior…")
 def complete(model_key: tuple, pattern: str, top: int, samples: int, seed: int, length: tuple, temperature, _model):
     """`model.complete(...)`, cached per model and arguments (a `Completion`)."""
-    return _model.complete(
-        pattern, top=top, samples=samples, random_state=seed, length=resolve_length(length), temperature=temperature
-    )
+    length = resolve_length(length)
+    return _model.complete(pattern, top=top, samples=samples, random_state=seed, length=length, temperature=temperature)
 
 
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
+@cached_result
 def heatmaps(model_key: tuple, limit: int, _model):
     """`model.inspect(limit)`, cached per model."""
     return _model.inspect(limit)
 
 
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
-def token_frequencies(content_hash: str, top: int, _corpus: Corpus) -> pd.DataFrame:
+@cached_result
+def token_frequencies(content_hash: str, top: int, _corpus: Corpus):
     """The corpus's `top` most frequent tokens (see `charts.token_frequencies`), cached."""
     return charts.token_frequencies(_corpus.items, _corpus.token_kind, top)
 
 
-def corpus_stats(corpus: Corpus) -> dict[str, str]:
-    """Headline numbers of a corpus, formatted for `st.metric`."""
-    lengths = corpus.lengths
-    return {
-        "items": f"{len(corpus.items):,}",
-        "distinct items": f"{len(set(corpus.items)):,}",
-        "tokens": f"{int(lengths.sum()):,}",
-        "distinct tokens": f"{len(corpus.vocabulary):,}",
-        "mean length": f"{lengths.mean():.1f}",
-        "longest": f"{int(lengths.max()):,}",
-    }
-
-
-# ------------------------------------------------------------------ notes
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
+@cached_result
 def tune_wav(item: str) -> bytes:
     """The tune synthesised as WAV bytes (cached)."""
     return audio.wav_bytes(item)
@@ -520,16 +326,53 @@ def tune_wav(item: str) -> bytes:
 
 def tune_player(items, key: str) -> None:
     """Pick one of `items` (tunes), hear it and see it as a piano roll."""
-    items = list(items)
-    if not items:
+    if not (items := list(items)):
         return
-    item = st.selectbox(
-        "Tune to play",
-        items,
-        key=key,
-        format_func=lambda s: s if len(s) < 70 else s[:67] + "…",
-        help="Notes as written",
-    )
+    shorten = lambda s: s if len(s) < 70 else s[:67] + "…"  # noqa: E731
+    item = st.selectbox("Tune to play", items, key=key, format_func=shorten, help="Notes as written")
     with user_errors():
         st.audio(tune_wav(item), format="audio/wav")
         show_chart(charts.piano_roll_chart(audio.piano_roll(item)))
+
+
+# ------------------------------------------------------------------ compare
+@cached_result
+def comparison(content_hash: str, choices: tuple, test_size: float, samples: int, seed: int, _corpus: Corpus):
+    """`tnaas.compare.compare_models` on the corpus for `choices` (`ModelChoice`s), cached by
+    content hash and settings, with a progress bar while it runs."""
+    progress = _ProgressBar(f"Comparing {len(choices)} models on {_corpus.title}")
+    rows = compare_models(_corpus, list(choices), test_size, samples, random_state=seed, progress=progress)
+    progress.done()
+    return rows
+
+
+# ------------------------------------------------------------------ quiz
+@st.cache_resource(show_spinner="Fitting one model per corpus…")
+def corpus_models(names: tuple[str, ...]) -> dict:
+    """`tnaas.quiz.fit_corpus_models(names)`: one classifier model per bundled corpus (shared)."""
+    return fit_corpus_models(names)
+
+
+@cached_result
+def quiz_question(seed: int):
+    """(question, p(corpus | its name)) for the quiz's question number `seed` (cached)."""
+    models = corpus_models(QUIZ_CORPORA)
+    corpora = {name: casefolded(load_bundled(name)) for name in QUIZ_CORPORA}
+    question = make_question(models, random_state=seed, corpora=corpora)
+    return question, posterior(question.name, models)
+
+
+def scoreboard() -> Scoreboard:
+    """This session's quiz score (a new one on the first visit)."""
+    return st.session_state.setdefault(QUIZ, Scoreboard())
+
+
+def answer_quiz(guess: str) -> None:
+    """Callback of a guess button: score the current question once."""
+    question, probabilities = quiz_question(scoreboard().seed)
+    st.session_state[QUIZ] = scoreboard().answer(guess, question.source, max(probabilities, key=probabilities.get))
+
+
+def next_question() -> None:
+    """Callback of the next-question button."""
+    st.session_state[QUIZ] = scoreboard().next_question()

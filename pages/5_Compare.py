@@ -1,0 +1,85 @@
+"""Compare: models side by side on one corpus — held-out NLL, novelty, diversity, fit time."""
+
+import math
+
+import streamlit as st
+
+from tnaas import dashboard, exports, lineup, score_charts, tables
+from tnaas.models import MODELS
+
+selection = dashboard.page("Compare", "⚖️")
+corpus = selection.corpus
+st.title("⚖️ Compare models")
+st.caption(f"On {corpus.title} (the sidebar's corpus; the sidebar's model is not used here).")
+st.markdown(
+    "Every model is fitted on the same training part and scored on the same held-out items: "
+    "**NLL per token** (nats, lower is better: how surprised the model is by items it never saw), "
+    "**novelty** (share of distinct samples that are not training items), **diversity** "
+    "(distinct samples / samples) and **fit time**."
+)
+
+menu = lineup.comparison_menu()
+status = {name: spec.available() for name, spec in MODELS.items()}
+picked = dashboard.remembered(
+    st.multiselect,
+    "Models",
+    "compare/models",
+    lineup.default_labels(menu),
+    options=list(menu),
+    format_func=lambda label: label if status[menu[label].name][0] else f"{label} (unavailable)",
+    help="Markov chains at several state sizes k, with and without Kneser-Ney smoothing; HMMs; the LSTM",
+)
+left, middle, right = st.columns(3)
+share = dashboard.remembered(
+    left.slider, "Held-out share (%)", "compare/share", 10, min_value=5, max_value=50, help="Items kept out of training"
+)
+samples = dashboard.remembered(
+    middle.number_input, "Samples per model", "compare/samples", 500, min_value=0, max_value=5_000, step=100
+)
+seed = dashboard.remembered(
+    right.number_input, "Seed", "compare/seed", 0, min_value=0, help="Seeds the split, the fits and the samples"
+)
+for warning in lineup.slow_warnings(menu[label] for label in picked):
+    st.warning(f"Slow: {warning}. A progress bar shows how far it got.", icon="⏳")
+
+request = (corpus.content_hash, tuple(menu[label] for label in picked), share / 100, int(samples), int(seed))
+if st.button("Compare", type="primary", icon="⚖️", disabled=not picked):
+    st.session_state["compare/request"] = request
+shown = st.session_state.get("compare/request")
+if not shown or shown[0] != corpus.content_hash:
+    st.info("Pick the models and click **Compare**. Results are kept for everyone who asks the same.", icon="👆")
+    st.stop()
+if shown != request:
+    st.caption("The settings above changed: click **Compare** for new results. Shown: the last comparison.")
+
+with dashboard.user_errors():
+    rows = dashboard.comparison(*shown, _corpus=corpus)
+    st.dataframe(
+        tables.comparison_table(rows),
+        hide_index=True,
+        column_config={
+            "nll": st.column_config.TextColumn("NLL / token", help="Held-out negative log-likelihood, nats per token"),
+            "novelty": st.column_config.NumberColumn("novelty", format="percent"),
+            "diversity": st.column_config.NumberColumn("diversity", format="percent"),
+            "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f", help="Wall-clock, this server"),
+        },
+    )
+    st.caption(
+        f"Held-out: {rows[0].test_items:,} of {len(corpus.items):,} items ({shown[2]:.0%} asked for). The vocabulary "
+        "is closed: a held-out item with a token the training part never has goes to training, since no model "
+        "can score a token it never saw."
+    )
+    if infinite := score_charts.infinite_models(rows):
+        st.info(
+            f"∞ for {', '.join(infinite)}: an unsmoothed chain gives every transition it never saw in training "
+            "probability 0, so a held-out item that needs one is impossible and the NLL is infinite. "
+            "Kneser-Ney smoothing gives unseen transitions some probability.",
+            icon="♾️",
+        )
+    if any(math.isfinite(row.nll_per_token) for row in rows):
+        dashboard.show_chart(score_charts.nll_chart(rows))
+    if shown[3]:
+        dashboard.show_chart(score_charts.novelty_diversity_chart(rows, shown[3]))
+    st.download_button(
+        "Download results (CSV)", exports.as_csv(tables.comparison_frame(rows)), "comparison.csv", "text/csv"
+    )
