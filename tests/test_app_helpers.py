@@ -81,9 +81,15 @@ def test_the_target_length_is_the_corpus_histogram_or_the_models_own_estimate():
 
 def test_the_model_cache_key_names_corpus_content_model_parameters_and_seed():
     spec = MODELS["markov"]
-    a = Selection("x", corpus_from_items(["ab", "ba", "abc", "cab", "bca"], "characters"), spec, (("state_size", 1),), 0)
-    b = Selection("y", corpus_from_items(["ab", "ba", "abc", "cab", "bca"], "characters"), spec, (("state_size", 1),), 0)
-    c = Selection("x", corpus_from_items(["ab", "ba", "abc", "cab", "bcb"], "characters"), spec, (("state_size", 1),), 0)
+    a = Selection(
+        "x", corpus_from_items(["ab", "ba", "abc", "cab", "bca"], "characters"), spec, (("state_size", 1),), 0
+    )
+    b = Selection(
+        "y", corpus_from_items(["ab", "ba", "abc", "cab", "bca"], "characters"), spec, (("state_size", 1),), 0
+    )
+    c = Selection(
+        "x", corpus_from_items(["ab", "ba", "abc", "cab", "bcb"], "characters"), spec, (("state_size", 1),), 0
+    )
     assert a.key == b.key  # same content under another name: one fitted model
     assert a.key != c.key
     assert a.key != Selection("x", a.corpus, spec, (("state_size", 2),), 0).key
