@@ -4,7 +4,10 @@ Three measurements, all on the bundled corpora with the Markov model:
 
 1. Script run time in-process (`AppTest`): for every page, corpus and state size 1-4, the
    time of a rerun after a widget change that needs new work (a new temperature, a new
-   pattern, more heatmap rows, a new seed), caches warm for everything else.
+   pattern, more heatmap rows, a new seed), caches warm for everything else. The Compare
+   page is measured with its results cached (a comparison itself is seconds of model
+   fitting, not an interaction: it runs once per corpus, unmeasured, with a small line-up);
+   the Quiz page answers a question or asks the next one.
 2. In a real browser (Debian's Chromium driving `streamlit run app.py` on a free port):
    - first render of each page: a fresh server per page, from the page's URL to the end of
      the first script run (imports, corpus load and model fit included);
@@ -42,8 +45,11 @@ PAGES = {
     "Complete": "pages/2_Complete.py",
     "Explore": "pages/3_Explore.py",
     "Corpora": "pages/4_Corpora.py",
+    "Compare": "pages/5_Compare.py",
+    "Quiz": "pages/6_Quiz.py",
 }
-URLS = {"Home": "/", "Generate": "/Generate", "Complete": "/Complete", "Explore": "/Explore", "Corpora": "/Corpora"}
+URLS = {name: "/" if name == "Home" else "/" + name for name in PAGES}
+LINEUP = ["markov k=2", "markov k=3", "markov k=3 kneser-ney", "markov k=5 kneser-ney"]  # fast to fit, for Compare
 STATE_SIZES = (1, 2, 3, 4)
 GOAL_MS, FIRST_RENDER_GOAL_S = 300, 3.0
 
@@ -68,6 +74,9 @@ def apptest_reruns(corpora: list[str], interactions: int) -> dict[str, list[floa
             at.sidebar.slider[0].set_value(k).run()
             for page, path in PAGES.items():
                 at.switch_page(path).run()
+                if page == "Compare":  # the comparison itself, once per corpus: not an interaction
+                    at.multiselect(key="_compare/models").set_value(LINEUP).run()
+                    next(b for b in at.button if b.label == "Compare").click().run()
                 at.run()  # warm: every cache filled for the current settings
                 for i in range(interactions):
                     widget = _apptest_interaction(at, page, i, k, examples)
@@ -91,8 +100,14 @@ def _apptest_interaction(at, page: str, i: int, k: int, examples):
             box.set_value(examples[(i + 1) % len(examples)])
         elif page == "Explore":
             at.slider(key="explore/limit").set_value(10 + i)
-        else:
+        elif page == "Corpora":
             at.sidebar.slider[0].set_value(max(1, k - 1) if i % 2 == 0 else k)
+        elif page == "Compare":
+            pass  # a plain rerun, the comparison from the cache
+        elif any(b.label == "Next question" for b in at.button):
+            next(b for b in at.button if b.label == "Next question").click()
+        else:
+            next(b for b in at.button if b.key and b.key.startswith("quiz/guess/")).click()
         at.run()
 
     return run
@@ -258,6 +273,11 @@ def browser_reruns(browser, server: Server, corpora: list[str], interactions: in
                 wire.settle()
                 _choose(page, wire, "① Corpus", data.title)
                 _set_state_size(page, wire, k)
+                if name == "Compare":
+                    _small_lineup(page, wire)
+                    page.get_by_role("button", name=re.compile("Compare$")).click()  # computed once, unmeasured
+                    page.get_by_text("Held-out").or_(page.get_by_text("nothing left to test on")).first.wait_for()
+                    wire.settle()
                 for _ in range(interactions):
                     if name == "Home":
                         action = page.get_by_role("button", name=re.compile("Go")).click
@@ -267,12 +287,38 @@ def browser_reruns(browser, server: Server, corpora: list[str], interactions: in
                         action = _typing(page, pattern_examples(data))
                     elif name == "Explore":
                         action = _keypress(_slider(page, "States to show"), "ArrowRight")
-                    else:
+                    elif name == "Corpora":
                         action = _keypress(_slider(page, "State size"), None)
+                    elif name == "Compare":  # the same comparison again: from the cache
+                        action = page.get_by_role("button", name=re.compile("Compare$")).click
+                    else:
+                        action = _quiz_click(page)
                     times[name].append(wire.measure(action))
                     wire.settle()
     page.close()
     return times
+
+
+def _small_lineup(page, wire: Wire) -> None:
+    """Leave only `LINEUP` in the Compare page's model choice (the default has the HMM and the LSTM)."""
+    tags = page.locator("[data-testid=stMultiSelect] [data-tag]")
+    for label in [tags.nth(i).get_attribute("aria-label") for i in range(tags.count())]:
+        if label not in LINEUP:
+            page.get_by_role("button", name=f"Remove {label}").click()
+            wire.settle()
+
+
+def _quiz_click(page):
+    """Answer the quiz's question (the first choice), or ask for the next one once answered."""
+
+    def click():
+        following = page.get_by_role("button", name=re.compile("Next question"))
+        if following.count():
+            following.click()
+        else:
+            page.get_by_role("button", name=re.compile("Pokémon")).click()
+
+    return click
 
 
 def _keypress(thumb, key: str | None):
@@ -345,7 +391,9 @@ def main() -> None:
     headers = ["page", "reruns", "median ms", "p90 ms", "max ms", f"< {GOAL_MS} ms"]
     body = [
         "Warm interactions: Home = click Go (new seed), Generate = temperature +0.05, Complete = a new "
-        "example pattern, Explore = one more heatmap row, Corpora = state size ±1 (a refit the first time). "
+        "example pattern, Explore = one more heatmap row, Corpora = state size ±1 (a refit the first time), "
+        f"Compare = a rerun with the comparison cached (line-up: {', '.join(LINEUP)}; computed once per corpus "
+        "before measuring), Quiz = answer the question or ask the next one. "
         f"Every bundled corpus ({', '.join(corpora)}) at state sizes 1-4, {interactions} interaction(s) each.",
         "",
         "## 1. Script run time in-process (AppTest)",

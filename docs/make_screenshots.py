@@ -103,6 +103,20 @@ def main() -> None:
             choose(page, "① Corpus", "Irish folk tunes (notes)")
             page.get_by_role("heading", name="Listen").scroll_into_view_if_needed()
             shoot(page, "notes", 1000)
+
+            page.get_by_role("link", name=re.compile("Compare")).first.click()
+            choose(page, "① Corpus", "Pokémon names")
+            page.get_by_role("button", name=re.compile("^⚖️ Compare|^Compare")).last.click()
+            page.get_by_text("Held-out:").wait_for(timeout=300_000)  # the HMM (and the LSTM, if installed) train first
+            shoot(page, "compare", 1800)
+
+            page.get_by_role("link", name=re.compile("Quiz")).first.click()
+            page.get_by_role("button", name=re.compile("tech")).click()
+            page.get_by_role("button", name=re.compile("Next question")).wait_for()
+            page.get_by_role("textbox", name="Any name").fill("pikachu")
+            page.get_by_role("textbox", name="Any name").press("Enter")
+            page.get_by_text("Sounds most like").wait_for()
+            shoot(page, "quiz", 1500)
             browser.close()
     finally:
         process.terminate()

@@ -59,8 +59,8 @@ with dashboard.user_errors():
         hide_index=True,
         column_config={
             "nll": st.column_config.TextColumn("NLL / token", help="Held-out negative log-likelihood, nats per token"),
-            "novelty": st.column_config.NumberColumn("novelty", format="percent"),
-            "diversity": st.column_config.NumberColumn("diversity", format="percent"),
+            "novelty": st.column_config.NumberColumn("novelty", format="%.1f%%", help="New distinct samples"),
+            "diversity": st.column_config.NumberColumn("diversity", format="%.1f%%", help="Distinct / all samples"),
             "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f", help="Wall-clock, this server"),
         },
     )

@@ -138,6 +138,7 @@ def test_the_comparison_table_writes_infinity_and_the_reason_a_model_is_missing(
     assert table["nll"].tolist() == ["∞", "2.500", ""]
     assert table["perplexity"].tolist() == ["∞", f"{math.exp(2.5):.2f}", ""]
     assert table["completion"].tolist() == ["exact", "exact", ""]
+    assert table["novelty"].iloc[:2].tolist() == pytest.approx([40.0, 97.0])  # percent
     assert table["note"].tolist() == ["", "", "the lstm model needs torch"]
     frame = tables.comparison_frame(rows())  # the CSV keeps the numbers
     assert frame["nll_per_token"].iloc[0] == math.inf and frame["novelty"].iloc[1] == 0.97

@@ -181,7 +181,9 @@ def test_the_nll_chart_draws_finite_scores_and_names_the_infinite_ones():
     assert chart.data["nll_per_token"].tolist() == [2.5, 2.9]
     spec = spec_of(chart)
     assert spec["title"]["subtitle"] == "∞, not drawn: markov k=2"
-    assert spec["encoding"]["y"]["sort"] == "x"  # lowest (best) first
+    bars, labels = spec["layer"]
+    assert bars["mark"]["type"] == "bar" and bars["encoding"]["y"]["sort"] == "x"  # lowest (best) first
+    assert labels["encoding"]["text"]["field"] == "nll_per_token"
     finite = score_charts.nll_chart(comparison_rows()[1:3])
     assert spec_of(finite)["title"] == "Held-out NLL per token (nats, lower is better)"
 
@@ -205,4 +207,4 @@ def test_the_sounds_like_chart_ranks_corpora_by_posterior():
     assert chart.data["shown"].tolist() == ["80.0%", "20.0%", "0.004%"]
     spec = spec_of(chart)
     assert spec["title"] == "Which corpus does 'pika' sound like?"
-    assert spec["encoding"]["y"]["sort"] == ["Pokémon names", "Tech", "ikea"]
+    assert spec["encoding"]["y"]["sort"] == ["Pokémon names  80.0%", "Tech  20.0%", "ikea  0.004%"]

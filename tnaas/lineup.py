@@ -16,7 +16,8 @@ GRID = {
     "markov": {"state_size": (1, 2, 3, 4, 5), "smoothing": ("none", "kneser-ney")},
     "hmm": {"hidden_states": (4, 8, 16, 32)},
 }
-SLOW_MODELS = {"lstm": "the LSTM trains for about 30-60 s per corpus on a 2-CPU machine"}
+# Measured on a shared 2-CPU machine: 1.5 s (IKEA), 4 s (Pokémon), 25 s (tech), 46 s (tunes), 60 s (Latin).
+SLOW_MODELS = {"lstm": "the LSTM trains for up to a minute per corpus (2 CPUs)"}
 
 
 def comparison_menu() -> dict[str, ModelChoice]:

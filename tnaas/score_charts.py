@@ -29,21 +29,19 @@ def nll_chart(rows) -> alt.Chart:
     infinite = infinite_models(rows)
     if infinite:
         title = alt.Title(title, subtitle=f"∞, not drawn: {', '.join(infinite)}")
-    return (
-        alt.Chart(data, title=title)
-        .mark_bar()
-        .encode(
-            x=alt.X("nll_per_token:Q", title="negative log-likelihood per token (nats)"),
-            y=alt.Y("model:N", title="model", sort="x", axis=alt.Axis(labelLimit=0)),
-            tooltip=[
-                alt.Tooltip("model:N"),
-                alt.Tooltip("nll_per_token:Q", title="NLL per token (nats)", format=".4f"),
-                alt.Tooltip("perplexity:Q", format=".3f"),
-                alt.Tooltip("fit_seconds:Q", title="fit time (s)", format=".2f"),
-            ],
-        )
-        .properties(height=alt.Step(ROW_HEIGHT * 1.5))
+    base = alt.Chart(data).encode(
+        x=alt.X("nll_per_token:Q", title="negative log-likelihood per token (nats)"),
+        y=alt.Y("model:N", title="model", sort="x", axis=alt.Axis(labelLimit=0)),
+        tooltip=[
+            alt.Tooltip("model:N"),
+            alt.Tooltip("nll_per_token:Q", title="NLL per token (nats)", format=".4f"),
+            alt.Tooltip("perplexity:Q", format=".3f"),
+            alt.Tooltip("fit_seconds:Q", title="fit time (s)", format=".2f"),
+        ],
     )
+    # The value written inside the end of each bar: bars start at 0 and NLLs are > 1 nat, so it fits.
+    labels = base.mark_text(align="right", dx=-4, color="white").encode(text=alt.Text("nll_per_token:Q", format=".3f"))
+    return alt.layer(base.mark_bar(), labels).properties(title=title, height=alt.Step(ROW_HEIGHT * 1.5))
 
 
 def novelty_diversity_frame(rows) -> pd.DataFrame:
@@ -84,12 +82,15 @@ def novelty_diversity_chart(rows, samples: int) -> alt.Chart:
 
 def posterior_frame(probabilities: dict[str, float], titles: dict[str, str]) -> pd.DataFrame:
     """p(corpus | name) as a frame, most probable first: corpus (name), title, probability,
-    shown (the probability as the page writes it)."""
+    shown (the probability as the page writes it) and label (title and shown, the axis label:
+    a bar of 0.00001 cannot be seen, its number can)."""
     ordered = sorted(probabilities.items(), key=lambda kv: -kv[1])
-    return pd.DataFrame(
+    data = pd.DataFrame(
         [(name, titles.get(name, name), p, percent(p)) for name, p in ordered],
         columns=["corpus", "title", "probability", "shown"],
     )
+    data["label"] = data["title"] + "  " + data["shown"]
+    return data
 
 
 def sounds_like_chart(probabilities: dict[str, float], titles: dict[str, str], name: str) -> alt.Chart:
@@ -105,7 +106,7 @@ def sounds_like_chart(probabilities: dict[str, float], titles: dict[str, str], n
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            y=alt.Y("title:N", title="corpus", sort=data["title"].tolist(), axis=alt.Axis(labelLimit=0)),
+            y=alt.Y("label:N", title="corpus", sort=data["label"].tolist(), axis=alt.Axis(labelLimit=0)),
             tooltip=[alt.Tooltip("title:N", title="corpus"), alt.Tooltip("shown:N", title="probability")],
         )
         .properties(height=alt.Step(ROW_HEIGHT * 1.5))

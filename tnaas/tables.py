@@ -34,7 +34,8 @@ def comparison_frame(rows) -> pd.DataFrame:
 
 def comparison_table(rows) -> pd.DataFrame:
     """`ComparisonRow`s as the page shows them: NLL and perplexity as text ("∞" when a
-    held-out item is impossible, blank for an unavailable model), shares and seconds as numbers.
+    held-out item is impossible, blank for an unavailable model), novelty and diversity in
+    percent (0-100), fit time in seconds.
 
     Columns: model, nll, perplexity, novelty, diversity, fit_seconds, completion, note.
     """
@@ -43,8 +44,8 @@ def comparison_table(rows) -> pd.DataFrame:
             "model": [row.model for row in rows],
             "nll": [nats(row.nll_per_token) for row in rows],
             "perplexity": [nats(row.perplexity, 2) for row in rows],
-            "novelty": [row.novelty for row in rows],
-            "diversity": [row.diversity for row in rows],
+            "novelty": [100 * row.novelty for row in rows],
+            "diversity": [100 * row.diversity for row in rows],
             "fit_seconds": [row.fit_seconds for row in rows],
             "completion": ["" if row.note else "exact" if row.exact else "approximate" for row in rows],
             "note": [row.note for row in rows],
