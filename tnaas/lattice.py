@@ -47,18 +47,20 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.add.reduce(a * b))
 
 
-def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _unique_inverse(values: np.ndarray, low: int | None = None, span: int | None = None):
     """`np.unique(values, return_inverse=True)` for int64 values >= 0, same output.
 
     When the values span a range not much wider than their count (lattice keys nearly
-    always do), marking a table is linear where sorting is not.
+    always do), marking a table is linear where sorting is not. `low` and `span`, when the
+    caller knows them, bound the values (low <= v < low + span) and save two passes.
     """
     if len(values) == 0:
         return np.unique(values, return_inverse=True)
-    if (values[1:] > values[:-1]).all():  # already distinct and sorted (most frontiers)
-        return values.copy(), np.arange(len(values))
-    low = int(values.min())
-    span = int(values.max()) - low + 1
+    if low is None:
+        if (values[1:] > values[:-1]).all():  # already distinct and sorted (most frontiers)
+            return values.copy(), np.arange(len(values))
+        low = int(values.min())
+        span = int(values.max()) - low + 1
     if span > 4 * len(values) + 4096:
         return np.unique(values, return_inverse=True)
     shifted = values - low
@@ -68,17 +70,19 @@ def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present) + low, rank[shifted]
 
 
-def _step_dfa(dfa: PatternDFA, q: np.ndarray, node: np.ndarray, token: np.ndarray) -> np.ndarray:
-    """`dfa.step(q[node], token)`, int64 (e,); cheaper when every node is in one DFA state
-    (always, for patterns without `%`) and, more so, when that state reads any token alike."""
+def _step_dfa(dfa: PatternDFA, q: np.ndarray, node: np.ndarray, token: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """(`dfa.step(q[node], token)` int64 (e,), the DFA state they all share or None).
+
+    Cheaper when every node is in one DFA state (always, for patterns without `%`) and,
+    more so, when that state reads any token alike (a `*`)."""
     if len(node) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), None
     if len(q) and (q == q[0]).all():
         row = dfa.delta[q[0]]
         if (row == row[0]).all():
-            return np.full(len(node), row[0], dtype=np.int64)
-        return row[dfa.token_class[token]]
-    return dfa.step(q[node], token)
+            return np.full(len(node), row[0], dtype=np.int64), int(row[0])
+        return row[dfa.token_class[token]], None
+    return dfa.step(q[node], token), None
 
 
 def _logsumexp(x: np.ndarray) -> float:
@@ -153,9 +157,9 @@ class Lattice:
                 within = np.arange(int(per_node.sum())) - np.repeat(np.cumsum(per_node) - per_node, per_node)
                 edge = np.repeat(starts[inverse], per_node) + within
                 token, target, prob = edges.token[edge], edges.dst[edge], edges.prob[edge]
-            q_next = _step_dfa(dfa, q, node, token)
-            keep = q_next >= 0
-            if not keep.all():
+            q_next, shared = _step_dfa(dfa, q, node, token)
+            keep = None if shared is not None and shared >= 0 else q_next >= 0
+            if keep is not None and not keep.all():
                 node, token, target, prob, q_next = node[keep], token[keep], target[keep], prob[keep], q_next[keep]
             n_edges += len(node)
             if n_edges > max_edges:
@@ -164,7 +168,12 @@ class Lattice:
                     "tokens for this model; use fewer `*`/`%` (or a fixed length), or a smaller "
                     "model (state size, hidden states) without smoothing"
                 )
-            unique_key, dst = _unique_inverse(q_next * auto.n_states + target)
+            if shared is not None and shared >= 0:  # keys lie in [shared * n, (shared + 1) * n)
+                unique_key, dst = _unique_inverse(
+                    target + shared * auto.n_states, shared * auto.n_states, auto.n_states
+                )
+            else:
+                unique_key, dst = _unique_inverse(q_next * auto.n_states + target)
             self.steps.append(Step(node.astype(np.int32), token.astype(np.int32), dst.astype(np.int32), prob))
             alpha = np.bincount(dst, weights=alpha[node] * prob, minlength=len(unique_key))
             q, s = unique_key // auto.n_states, unique_key % auto.n_states
@@ -321,21 +330,24 @@ class Lattice:
         counter = 0
         nodes0 = np.arange(len(self.alpha[0]))
         weights0 = _log(self.alpha[0]) + self.log_scale[0]
-        heap = [(-_logsumexp(weights0 + log_u[0]), counter, 0, (), nodes0, weights0)]
+        # entries: (-priority, tie-break, t, prefix, nodes, weights, lo, hi); the node set is
+        # nodes[lo:hi] (sliced only when popped: most entries never are), None when finished
+        heap = [(-_logsumexp(weights0 + log_u[0]), counter, 0, (), nodes0, weights0, 0, len(nodes0))]
         found: list[tuple[np.ndarray, float]] = []
         pops = 0
         while heap and len(found) < k:
-            neg, _, t, prefix, nodes, weights = heapq.heappop(heap)
+            neg, _, t, prefix, nodes, weights, lo, hi = heapq.heappop(heap)
             pops += 1
             if pops > MAX_SEARCH_POPS:
                 return found, False
             if nodes is None:  # a finished item: its priority is its exact probability
                 found.append((np.array(prefix, dtype=np.int64), float(np.exp(-neg - self.log_z))))
                 continue
+            nodes, weights = nodes[lo:hi], weights[lo:hi]
             log_end = _logsumexp(weights + _log(self.end[t][nodes]))
             if log_end > -np.inf:
                 counter += 1
-                heapq.heappush(heap, (-log_end, counter, t, prefix, None, None))
+                heapq.heappush(heap, (-log_end, counter, t, prefix, None, None, 0, 0))
             if t >= len(self.steps):
                 continue
             step = self.steps[t]
@@ -368,7 +380,7 @@ class Lattice:
                 priority = float(via[a]) if b - a == 1 else _logsumexp(via[a:b])
                 if priority > -np.inf:
                     counter += 1
-                    heapq.heappush(heap, (-priority, counter, t + 1, prefix + (tok,), dst[a:b], log_w[a:b]))
+                    heapq.heappush(heap, (-priority, counter, t + 1, prefix + (tok,), dst, log_w, a, b))
         return found, True
 
 
