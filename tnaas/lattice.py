@@ -344,35 +344,53 @@ class Lattice:
                 found.append((np.array(prefix, dtype=np.int64), float(np.exp(-neg - self.log_z))))
                 continue
             nodes, weights = nodes[lo:hi], weights[lo:hi]
-            log_end = _logsumexp(weights + _log(self.end[t][nodes]))
+            if len(nodes) == 1:  # the rule for deterministic automata: scalars, no arrays
+                log_end = float(weights[0] + _log(self.end[t][nodes])[0])  # = _logsumexp of one number
+            else:
+                log_end = _logsumexp(weights + _log(self.end[t][nodes]))
             if log_end > -np.inf:
                 counter += 1
                 heapq.heappush(heap, (-log_end, counter, t, prefix, None, None, 0, 0))
             if t >= len(self.steps):
                 continue
             step = self.steps[t]
-            edge = _ranges(starts[t], nodes)
-            if len(edge) == 0:
-                continue
-            owner_weight = np.repeat(weights, starts[t][nodes + 1] - starts[t][nodes])
-            log_w = owner_weight + _log(step.prob[edge])
-            token, dst = step.token[edge], step.dst[edge]
-            order = np.lexsort((dst, token))
-            token, dst, log_w = token[order], dst[order], log_w[order]
-            # merge paths that reach the same node with the same token (HMMs)
-            same = np.r_[False, (token[1:] == token[:-1]) & (dst[1:] == dst[:-1])]
-            if same.any():  # a segmented log-sum-exp over runs of equal (token, node)
-                first = np.flatnonzero(~same)
-                top = np.maximum.reduceat(log_w, first)
-                group = np.cumsum(~same) - 1
-                with np.errstate(invalid="ignore"):
-                    shifted = np.where(np.isfinite(top[group]), np.exp(log_w - top[group]), 0.0)
-                log_w = _log(np.add.reduceat(shifted, first)) + np.where(np.isfinite(top), top, 0.0)
-                log_w[~np.isfinite(top)] = -np.inf
-                token, dst = token[first], dst[first]
+            if len(nodes) == 1:  # its edges are one contiguous run
+                first_edge, end_edge = int(starts[t][nodes[0]]), int(starts[t][nodes[0] + 1])
+                if first_edge == end_edge:
+                    continue
+                log_w = weights[0] + _log(step.prob[first_edge:end_edge])
+                token, dst = step.token[first_edge:end_edge], step.dst[first_edge:end_edge]
+            else:
+                edge = _ranges(starts[t], nodes)
+                if len(edge) == 0:
+                    continue
+                owner_weight = np.repeat(weights, starts[t][nodes + 1] - starts[t][nodes])
+                log_w = owner_weight + _log(step.prob[edge])
+                token, dst = step.token[edge], step.dst[edge]
+            distinct = len(token) < 2 or bool((token[1:] > token[:-1]).all())
+            if not distinct:  # (when tokens ascend, distinct, the sort below is the identity)
+                order = np.lexsort((dst, token))
+                token, dst, log_w = token[order], dst[order], log_w[order]
+                # merge paths that reach the same node with the same token (HMMs)
+                same = np.r_[False, (token[1:] == token[:-1]) & (dst[1:] == dst[:-1])]
+                if same.any():  # a segmented log-sum-exp over runs of equal (token, node)
+                    first = np.flatnonzero(~same)
+                    top = np.maximum.reduceat(log_w, first)
+                    group = np.cumsum(~same) - 1
+                    with np.errstate(invalid="ignore"):
+                        shifted = np.where(np.isfinite(top[group]), np.exp(log_w - top[group]), 0.0)
+                    log_w = _log(np.add.reduceat(shifted, first)) + np.where(np.isfinite(top), top, 0.0)
+                    log_w[~np.isfinite(top)] = -np.inf
+                    token, dst = token[first], dst[first]
             dst = dst.astype(np.int64)
-            bound = np.flatnonzero(np.r_[True, token[1:] != token[:-1], True])
             via = log_w + log_u[t + 1][dst]
+            if distinct:  # one lattice node per token: its priority is `via` itself
+                for a, (tok, priority) in enumerate(zip(token.tolist(), via.tolist())):
+                    if priority > -np.inf:
+                        counter += 1
+                        heapq.heappush(heap, (-priority, counter, t + 1, prefix + (tok,), dst, log_w, a, a + 1))
+                continue
+            bound = np.flatnonzero(np.r_[True, token[1:] != token[:-1], True])
             # One lattice node per token is the rule (deterministic automata): its priority
             # is `via` itself, which is what _logsumexp of one number returns, so only
             # groups of several nodes (HMMs) need the call.
