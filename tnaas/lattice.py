@@ -63,7 +63,7 @@ def _unique_inverse(values: np.ndarray, low: int | None = None, span: int | None
         span = int(values.max()) - low + 1
     if span > 4 * len(values) + 4096:
         return np.unique(values, return_inverse=True)
-    shifted = values - low
+    shifted = values - low if low else values
     present = np.zeros(span, dtype=bool)
     present[shifted] = True
     rank = np.cumsum(present) - 1
@@ -71,7 +71,7 @@ def _unique_inverse(values: np.ndarray, low: int | None = None, span: int | None
 
 
 def _step_dfa(dfa: PatternDFA, q: np.ndarray, node: np.ndarray, token: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """(`dfa.step(q[node], token)` int64 (e,), the DFA state they all share or None).
+    """(`dfa.step(q[node], token)` int64 (e,), None) or (None, the DFA state all go to).
 
     Cheaper when every node is in one DFA state (always, for patterns without `%`) and,
     more so, when that state reads any token alike (a `*`)."""
@@ -79,8 +79,8 @@ def _step_dfa(dfa: PatternDFA, q: np.ndarray, node: np.ndarray, token: np.ndarra
         return np.zeros(0, dtype=np.int64), None
     if len(q) and (q == q[0]).all():
         row = dfa.delta[q[0]]
-        if (row == row[0]).all():
-            return np.full(len(node), row[0], dtype=np.int64), int(row[0])
+        if (row == row[0]).all():  # no per-edge array: the caller uses the shared state
+            return None, int(row[0])
         return row[dfa.token_class[token]], None
     return dfa.step(q[node], token), None
 
@@ -158,9 +158,12 @@ class Lattice:
                 edge = np.repeat(starts[inverse], per_node) + within
                 token, target, prob = edges.token[edge], edges.dst[edge], edges.prob[edge]
             q_next, shared = _step_dfa(dfa, q, node, token)
-            keep = None if shared is not None and shared >= 0 else q_next >= 0
-            if keep is not None and not keep.all():
-                node, token, target, prob, q_next = node[keep], token[keep], target[keep], prob[keep], q_next[keep]
+            if shared is not None and shared < 0:  # no token can continue the match here
+                node, token, target, prob, q_next, shared = node[:0], token[:0], target[:0], prob[:0], node[:0], None
+            elif shared is None:
+                keep = q_next >= 0
+                if not keep.all():
+                    node, token, target, prob, q_next = node[keep], token[keep], target[keep], prob[keep], q_next[keep]
             n_edges += len(node)
             if n_edges > max_edges:
                 raise TnaasError(
@@ -168,10 +171,9 @@ class Lattice:
                     "tokens for this model; use fewer `*`/`%` (or a fixed length), or a smaller "
                     "model (state size, hidden states) without smoothing"
                 )
-            if shared is not None and shared >= 0:  # keys lie in [shared * n, (shared + 1) * n)
-                unique_key, dst = _unique_inverse(
-                    target + shared * auto.n_states, shared * auto.n_states, auto.n_states
-                )
+            if shared is not None:  # keys shared * n + target: rank the targets alone
+                unique_key, dst = _unique_inverse(target, 0, auto.n_states)
+                unique_key = unique_key + shared * auto.n_states
             else:
                 unique_key, dst = _unique_inverse(q_next * auto.n_states + target)
             self.steps.append(Step(node.astype(np.int32), token.astype(np.int32), dst.astype(np.int32), prob))
