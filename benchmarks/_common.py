@@ -55,23 +55,29 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def environment() -> str:
+def environment(timing: bool = True) -> str:
     """One line naming the interpreter, library versions and machine the numbers come from."""
     import markovify
     import numpy
 
     version = getattr(markovify, "__version__", "?")
-    return (
+    line = (
         f"Python {platform.python_version()}, numpy {numpy.__version__}, markovify {version}, "
-        f"{os.cpu_count()} CPUs ({platform.machine()}), shared with other jobs: absolute times are noisy, "
-        "ratios (measured in the same run, interleaved) are what to compare."
+        f"{os.cpu_count()} CPUs ({platform.machine()})"
     )
+    if timing:
+        line += ", shared with other jobs: absolute times are noisy, ratios (measured in the same run, interleaved) are what to compare"
+    return line + "."
 
 
-def write_result(name: str, title: str, body: str, command: str) -> Path:
-    """Print `body` and write it, with a title and how it was produced, to results/NAME.md."""
+def write_result(name: str, title: str, body: str, command: str, timing: bool = True) -> Path:
+    """Print `body` and write it, with a title and how it was produced, to results/NAME.md.
+
+    `timing` False leaves out the note on noisy times (for results that are not times).
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = f"# {title}\n\nProduced by `{command}` on {time.strftime('%Y-%m-%d')}.\n{environment()}\n\n{body.strip()}\n"
+    header = f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}.\n{environment(timing)}"
+    text = f"# {title}\n\n{header}\n\n{body.strip()}\n"
     path = RESULTS / f"{name}.md"
     path.write_text(text, encoding="utf-8")
     print(text)

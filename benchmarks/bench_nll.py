@@ -1,0 +1,134 @@
+"""Held-out negative log-likelihood per token of `MarkovModel`, unsmoothed and Kneser-Ney.
+
+For each corpus, `min(1000, 10%)` items are held out (makemore's rule), the model is fitted
+on the rest at state sizes 1-6 and scored with `tnaas.evaluate.evaluate`: nats per token,
+END included, each item scored from its start. Every split is seeded; the table gives the
+mean over the seeds and the spread (min-max), so that a difference smaller than the spread
+is not read as real. An unsmoothed chain gives probability 0 to any item with a transition it
+never saw: its NLL is then infinite, and the table says for how many held-out items.
+
+`--names PATH` adds an external list of names (one per line). With `--makemore-split` the
+split is exactly makemore's (`torch.manual_seed(3407)`; `torch.randperm`; the last 1,000 held
+out; needs torch), so the numbers compare with the published ones for its names.txt.
+
+    python benchmarks/bench_nll.py [--names PATH [--makemore-split]] [--seeds 0 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import _common
+import numpy as np
+
+from tnaas.corpus import corpus_from_items, load_bundled
+from tnaas.evaluate import evaluate, train_test_split
+from tnaas.models.markov import MarkovModel
+
+STATE_SIZES = (1, 2, 3, 4, 5, 6)
+# makemore's README / lectures, on its names.txt with its 1,000-name test split (nats/char).
+REFERENCE = [
+    ("add-k smoothed 4-gram counts", 2.11),
+    ("Bengio et al. MLP", 2.06),
+    ("small transformer", 1.92),
+]
+
+
+def held_out_count(n_items: int) -> int:
+    """makemore's test size: 10% of the items, at most 1,000."""
+    return min(1000, int(n_items * 0.1))
+
+
+def makemore_split(path: Path):
+    """makemore's own train/test split of a names file (needs torch)."""
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("--makemore-split needs torch: pip install torch==2.13.0") from None
+    words = [w.strip() for w in path.read_text(encoding="utf-8").splitlines()]
+    words = [w for w in words if w]
+    test_size = held_out_count(len(words))
+    torch.manual_seed(3407)  # makemore's default seed; randperm is its first random draw
+    order = torch.randperm(len(words)).tolist()
+    train = corpus_from_items([words[i] for i in order[:-test_size]], "characters", name=path.stem)
+    return train, [words[i] for i in order[-test_size:]]
+
+
+def score(train, test, k: int, smoothing: str) -> tuple[float, int]:
+    """(NLL per token in nats, impossible held-out items) of one fitted model."""
+    result = evaluate(MarkovModel(k, smoothing=smoothing).fit(train), test)
+    return result.nll_per_token, result.impossible_items
+
+
+def cell(values: list[float]) -> str:
+    """Mean and min-max spread of finite values, or ∞."""
+    if not all(np.isfinite(values)):
+        return "∞"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{np.mean(values):.4f} ({min(values):.3f}–{max(values):.3f})"
+
+
+def corpus_table(splits, n_test: int) -> str:
+    """The NLL table of one corpus over its splits [(train, test), ...]."""
+    rows = []
+    for k in STATE_SIZES:
+        plain = [score(train, test, k, "none") for train, test in splits]
+        smooth = [score(train, test, k, "kneser-ney")[0] for train, test in splits]
+        impossible = np.mean([bad for _, bad in plain])
+        rows.append([k, cell([v for v, _ in plain]), f"{impossible:.0f} of {n_test:,}", cell(smooth)])
+    best = min(range(len(rows)), key=lambda i: float(rows[i][3].split()[0]))
+    rows[best][3] = f"**{rows[best][3]}**"
+    return _common.table(["state size", "none: NLL", "none: impossible items", "kneser-ney: NLL"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", nargs="*", default=["tech", "pokemon", "ikea"])
+    parser.add_argument("--names", type=Path, help="an external list of names, one per line")
+    parser.add_argument("--makemore-split", action="store_true", help="split --names exactly as makemore does")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+
+    sections = []
+    for name in args.corpora:
+        corpus = load_bundled(name)
+        n_test = held_out_count(len(corpus.items))
+        splits = [train_test_split(corpus, n_test, random_state=seed) for seed in args.seeds]
+        sections.append(
+            f"## `{name}` ({len(corpus.items):,} items, {n_test:,} held out, seeds {args.seeds})\n\n"
+            + corpus_table(splits, n_test)
+        )
+        print(f"{name} done", flush=True)
+    if args.names:
+        lines = [line.strip() for line in args.names.read_text(encoding="utf-8").splitlines() if line.strip()]
+        corpus = corpus_from_items(lines, "characters", name=args.names.stem)
+        n_test = held_out_count(len(lines))
+        splits = [train_test_split(corpus, n_test, random_state=seed) for seed in args.seeds]
+        sections.append(
+            f"## `{args.names.name}` ({len(lines):,} names, {n_test:,} held out, seeds {args.seeds})\n\n"
+            + corpus_table(splits, n_test)
+        )
+        if args.makemore_split:
+            splits = [makemore_split(args.names)]
+            reference = "\n".join(f"- {label}: {value:.2f}" for label, value in REFERENCE)
+            sections.append(
+                f"## `{args.names.name}`, makemore's own split (torch seed 3407, {len(splits[0][1]):,} held out)\n\n"
+                + corpus_table(splits, len(splits[0][1]))
+                + "\n\nPublished on makemore's names.txt with this split (nats/char):\n\n"
+                + reference
+            )
+        print(f"{args.names.name} done", flush=True)
+    body = (
+        "Held-out negative log-likelihood, nats per token (END included); mean over the seeded splits "
+        "with min–max in brackets; bold: the best Kneser-Ney state size. A state size of k is an "
+        "(k+1)-gram model.\n\n" + "\n\n".join(sections)
+    )
+    command = "python benchmarks/bench_nll.py" + (" --names PATH" if args.names else "")
+    command += " --makemore-split" if args.makemore_split else ""
+    _common.write_result("bench_nll", "Held-out NLL of the Markov models", body, command, timing=False)
+
+
+if __name__ == "__main__":
+    main()
