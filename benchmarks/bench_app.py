@@ -312,11 +312,11 @@ def _quiz_click(page):
     """Answer the quiz's question (the first choice), or ask for the next one once answered."""
 
     def click():
-        following = page.get_by_role("button", name=re.compile("Next question"))
-        if following.count():
-            following.click()
-        else:
-            page.get_by_role("button", name=re.compile("Pokémon")).click()
+        guess = page.get_by_role("button", name=re.compile("Pokémon"))
+        if guess.is_enabled():
+            guess.click()
+        else:  # answered: the next-question button may still be on its way to the page, click() waits for it
+            page.get_by_role("button", name=re.compile("Next question")).click()
 
     return click
 

@@ -71,9 +71,9 @@ with dashboard.user_errors():
     )
     if infinite := score_charts.infinite_models(rows):
         st.info(
-            f"∞ for {', '.join(infinite)}: an unsmoothed chain gives every transition it never saw in training "
-            "probability 0, so a held-out item that needs one is impossible and the NLL is infinite. "
-            "Kneser-Ney smoothing gives unseen transitions some probability.",
+            f"∞ for {', '.join(infinite)}: some held-out item has probability 0. An unsmoothed chain gives every "
+            "transition it never saw in training probability 0, so an item that needs one is impossible and the "
+            "NLL is infinite; Kneser-Ney smoothing gives unseen transitions some probability.",
             icon="♾️",
         )
     if any(math.isfinite(row.nll_per_token) for row in rows):

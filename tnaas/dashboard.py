@@ -266,11 +266,9 @@ def target_length_probs(model_key: tuple, length: tuple, _model, _corpus: Corpus
 def generated(model_key: tuple, n: int, seed: int, temperature: float, length: tuple, novel: bool, _model):
     """(items, warning): `n` distinct items (new ones only if `novel`); when fewer turn
     up, the ones found and the reason (nothing is lost)."""
+    options = {"temperature": temperature, "length": resolve_length(length), "include_existing": not novel}
     try:
-        length = resolve_length(length)
-        return generate(
-            _model, n, random_state=seed, temperature=temperature, length=length, include_existing=not novel
-        ), ""
+        return generate(_model, n, random_state=seed, **options), ""
     except NotEnoughNovelItems as error:
         return error.items, str(error)
 
