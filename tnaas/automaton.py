@@ -71,8 +71,13 @@ class Tempered:
 
     def _norm(self, states: np.ndarray) -> np.ndarray:
         edges = self.base.expand(states)
-        total = np.bincount(edges.src, weights=edges.prob ** (1 / self.temperature), minlength=len(states))
-        return total + self.base.end_prob(states) ** (1 / self.temperature)
+        total = np.bincount(edges.src, weights=edges.prob ** (1 / self.temperature), minlength=len(states)).astype(
+            float
+        )
+        total += self.base.end_prob(states) ** (1 / self.temperature)
+        # A state with no options at all (a history the chain never continues from) stays
+        # without options instead of turning into 0/0.
+        return np.where(total > 0, total, 1.0)
 
     def start(self):
         states, probs = self.base.start()

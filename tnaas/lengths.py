@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tnaas.any_length import AllPaths
 from tnaas.automaton import Automaton
 from tnaas.errors import TnaasError
-from tnaas.lattice import Lattice
-from tnaas.patterns import any_sequence_dfa
 
 MAX_ITEM_TOKENS = 400  # the longest length anyone can ask for, in tokens
 LENGTH_CHOICES = ("natural", "corpus", "MIN-MAX", "L")
@@ -95,20 +94,22 @@ def parse_length(spec: str, corpus_lengths: np.ndarray | None = None) -> LengthD
 
 def chain_length_probs(automaton: Automaton, max_length: int) -> np.ndarray:
     """p_chain(length = λ) for λ = 0..max_length under the automaton's own stopping."""
-    lattice = Lattice(automaton, any_sequence_dfa(len(automaton.vocabulary)), np.ones(max_length + 1), backward=False)
-    return lattice.end_mass()
+    return AllPaths(automaton, max_length).length_probs()
 
 
-def end_weights(automaton: Automaton, lengths: LengthDistribution, max_length: int) -> np.ndarray:
+def end_weights(
+    automaton: Automaton, lengths: LengthDistribution, max_length: int, paths: AllPaths | None = None
+) -> np.ndarray:
     """Factors w_λ = p(λ) / p_chain(λ) on ending after λ tokens (float64 (cap + 1,)).
 
     For `natural` all ones up to `max_length`. Lengths the chain cannot produce are dropped
-    and p(λ) renormalised over the rest; if none is left a `TnaasError` says so.
+    and p(λ) renormalised over the rest; if none is left a `TnaasError` says so. `paths`
+    reuses an `AllPaths` of the automaton already built for `lengths.max_length`.
     """
     if lengths.is_natural:
         return np.ones(max_length + 1)
     cap = lengths.max_length
-    chain = chain_length_probs(automaton, cap)
+    chain = (paths or AllPaths(automaton, cap)).length_probs()
     target = lengths.probs[: cap + 1]
     possible = chain > 0
     kept = target[possible].sum()

@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from tnaas.any_length import AllPaths
 from tnaas.automaton import prefix_states, sample_ids, sequence_log_probs, temper
 from tnaas.completion import END_KEY, Completion, complete_exact
 from tnaas.errors import TnaasError
-from tnaas.lattice import Lattice
 from tnaas.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
-from tnaas.patterns import any_sequence_dfa, parse_pattern
+from tnaas.patterns import parse_pattern
 from tnaas.tokens import detokenize
 
 MAX_SAMPLES = 100_000  # per call: more than anyone reads, few enough to stay responsive
@@ -140,12 +140,8 @@ class AutomatonModel(SequenceModel):
         if lengths.is_natural:
             ids = sample_ids(automaton, n, rng, 3 * self.max_length_)
         else:
-            lattice = Lattice(
-                automaton,
-                any_sequence_dfa(len(self.vocabulary_)),
-                end_weights(automaton, lengths, lengths.max_length),
-            )
-            ids = lattice.sample(n, rng)
+            paths = AllPaths(automaton, lengths.max_length)
+            ids = paths.sample(end_weights(automaton, lengths, lengths.max_length, paths), n, rng)
         return [detokenize((self.vocabulary_[t] for t in seq), self.token_kind_) for seq in ids]
 
     def log_prob(self, item: str) -> float:

@@ -1,0 +1,38 @@
+"""Length-conditioned generation without a pattern (`tnaas.any_length`) at full scale.
+
+Exactness against brute force is in test_lengths.py; here: agreement with the pattern
+lattice, which computes the same numbers by another route, and bundled-size smoothed
+models, whose any-length lattice would be too big to store.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tnaas.any_length import AllPaths
+from tnaas.automaton import temper
+from tnaas.corpus import load_bundled
+from tnaas.lattice import Lattice
+from tnaas.models.markov import MarkovModel
+from tnaas.patterns import any_sequence_dfa
+
+
+@pytest.mark.parametrize("smoothing", ["none", "kneser-ney"])
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_length_probabilities_agree_with_the_pattern_lattice(smoothing, temperature):
+    model = MarkovModel(2, smoothing).fit(load_bundled("ikea"))
+    automaton = temper(model.automaton_, temperature)
+    lattice = Lattice(automaton, any_sequence_dfa(len(model.vocabulary_)), np.ones(16), backward=False)
+    np.testing.assert_allclose(AllPaths(automaton, 15).length_probs(), lattice.end_mass(), rtol=1e-10, atol=1e-15)
+
+
+def test_smoothed_tech_follows_the_corpus_length_distribution():
+    corpus = load_bundled("tech")
+    model = MarkovModel(3, "kneser-ney").fit(corpus)
+    drawn = model.sample(4000, random_state=0, length="corpus")
+    got = np.bincount([len(item) for item in drawn], minlength=31)[:31] / len(drawn)
+    want = np.bincount(corpus.lengths, minlength=31)[:31] / len(corpus.items)
+    # 4,000 draws: every length share within 3 standard errors of the corpus's share.
+    tolerance = 3 * np.sqrt(want * (1 - want) / len(drawn)) + 1e-3
+    assert np.all(np.abs(got - want) <= tolerance)
