@@ -18,7 +18,7 @@ from tnaas.completion import END_KEY, Completion, complete_exact
 from tnaas.errors import TnaasError
 from tnaas.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
 from tnaas.patterns import parse_pattern
-from tnaas.tokens import detokenize
+from tnaas.tokens import decode
 
 MAX_SAMPLES = 100_000  # per call: more than anyone reads, few enough to stay responsive
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 10.0
@@ -142,7 +142,7 @@ class AutomatonModel(SequenceModel):
         else:
             paths = AllPaths(automaton, lengths.max_length)
             ids = paths.sample(end_weights(automaton, lengths, lengths.max_length, paths), n, rng)
-        return [detokenize((self.vocabulary_[t] for t in seq), self.token_kind_) for seq in ids]
+        return decode(self.vocabulary_, self.token_kind_, ids)
 
     def log_prob(self, item: str) -> float:
         """Natural-log probability that the model generates exactly `item` (END included)."""
@@ -167,7 +167,7 @@ class AutomatonModel(SequenceModel):
         edges = self.automaton_.expand(states)
         mass = np.bincount(edges.token, weights=weights[edges.src] * edges.prob, minlength=len(self.vocabulary_))
         dist = {self.vocabulary_[t]: float(mass[t]) for t in np.flatnonzero(mass)}
-        end = float(np.dot(weights, self.automaton_.end_prob(states)))
+        end = float(np.add.reduce(weights * self.automaton_.end_prob(states)))  # no BLAS: see lattice._dot
         if end > 0:
             dist[END_KEY] = end
         return dict(sorted(dist.items(), key=lambda kv: -kv[1]))
