@@ -34,7 +34,14 @@ share = dashboard.remembered(
     left.slider, "Held-out share (%)", "compare/share", 10, min_value=5, max_value=50, help="Items kept out of training"
 )
 samples = dashboard.remembered(
-    middle.number_input, "Samples per model", "compare/samples", 500, min_value=0, max_value=5_000, step=100
+    middle.number_input,
+    "Samples per model",
+    "compare/samples",
+    200,
+    min_value=0,
+    max_value=2_000,
+    step=100,
+    help="For novelty and diversity. Sampling a smoothed chain over thousands of words takes seconds and memory",
 )
 seed = dashboard.remembered(
     right.number_input, "Seed", "compare/seed", 0, min_value=0, help="Seeds the split, the fits and the samples"
