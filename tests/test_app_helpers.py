@@ -112,7 +112,16 @@ def test_patterns_are_shown_literally_in_markdown_labels():
 
 @pytest.mark.parametrize(
     "p, shown",
-    [(0.5, "50.0%"), (0.99996, "99.996%"), (0.00004, "0.004%"), (1.0, "100%"), (0.0, "0%"), (0.1234, "12.3%")],
+    [
+        (0.5, "50.0%"),
+        (0.99996, "99.996%"),
+        (0.00004, "0.004%"),
+        (1.0, "100%"),
+        (0.0, "0%"),
+        (0.1234, "12.3%"),
+        (2.6e-10, "< 0.0001%"),
+        (1 - 1e-9, "> 99.9999%"),
+    ],
 )
 def test_percentages_never_round_to_certainty(p, shown):
     assert display.percent(p) == shown

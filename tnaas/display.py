@@ -14,16 +14,18 @@ def escape_markdown(text: str) -> str:
     return "".join("\\" + ch if ch in "\\*_`[]<>#%" else ch for ch in text)
 
 
-def percent(p: float) -> str:
+def percent(p: float, most_digits: int = 4) -> str:
     """A probability as a percentage with as few decimals as keep it honest: never "100.0%"
-    for a probability below 1, never "0.0%" above 0 (e.g. 0.99996 -> "99.996%")."""
+    for a probability below 1, never "0.0%" above 0 (0.99996 -> "99.996%"); past
+    `most_digits` decimals, a bound ("< 0.0001%", "> 99.9999%")."""
     if p in (0.0, 1.0) or not math.isfinite(p):
         return f"{p:.0%}"
-    for digits in range(1, 8):
+    for digits in range(1, most_digits + 1):
         text = f"{p:.{digits}%}"
         if 0 < float(text[:-1]) < 100:
             return text
-    return f"{100 * p:.2e}%"
+    smallest = f"{10.0**-most_digits:.{most_digits}f}"
+    return f"< {smallest}%" if p < 0.5 else f"> {100 - 10.0**-most_digits:.{most_digits}f}%"
 
 
 def nats(value: float, digits: int = 3) -> str:
