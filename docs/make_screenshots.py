@@ -108,7 +108,7 @@ def main() -> None:
             choose(page, "① Corpus", "Pokémon names")
             page.get_by_role("button", name=re.compile("^⚖️ Compare|^Compare")).last.click()
             page.get_by_text("Held-out:").wait_for(timeout=300_000)  # the HMM (and the LSTM, if installed) train first
-            shoot(page, "compare", 1800)
+            shoot(page, "compare", 2000)
 
             page.get_by_role("link", name=re.compile("Quiz")).first.click()
             page.get_by_role("button", name=re.compile("tech")).click()
