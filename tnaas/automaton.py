@@ -8,11 +8,14 @@ edges (token, next state, probability) plus a probability of ending there. Marko
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
 
 from tnaas.errors import TnaasError
+
+MAX_SAMPLE_CELLS = 2_000_000  # running samples x vocabulary per sampling batch (~100 MB of edges)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,46 @@ class Edges:
     def take(self, keep: np.ndarray) -> Edges:
         """The edges selected by a boolean mask or an index array."""
         return Edges(self.src[keep], self.token[keep], self.dst[keep], self.prob[keep])
+
+    def with_prob(self, prob: np.ndarray) -> Edges:
+        """The same edges with other probabilities (float64 (e,))."""
+        return Edges(self.src, self.token, self.dst, prob)
+
+    def destinations(self, index: np.ndarray) -> np.ndarray:
+        """`dst[index]`: what a sampler needs of the edges it picked."""
+        return self.dst[index]
+
+
+class LazyEdges:
+    """`Edges` whose destinations are worked out only when asked for.
+
+    Smoothed models have an edge to every token from every state and finding each edge's
+    destination costs a trie walk; a sampler needs the destinations of the few edges it
+    picks, so `destinations(index)` computes just those (`dst` computes them all).
+    `resolve(edge indices) -> destination states` does the work.
+    """
+
+    def __init__(self, src: np.ndarray, token: np.ndarray, prob: np.ndarray, resolve):
+        self.src, self.token, self.prob = src, token, prob
+        self._resolve = resolve
+
+    @cached_property
+    def dst(self) -> np.ndarray:
+        """Every edge's destination state, int64 (e,)."""
+        return self._resolve(np.arange(len(self.src)))
+
+    def destinations(self, index: np.ndarray) -> np.ndarray:
+        """Destinations of the edges at `index` only."""
+        return self._resolve(np.asarray(index, dtype=np.int64))
+
+    def take(self, keep: np.ndarray) -> LazyEdges:
+        """The edges selected by a boolean mask or an index array, still lazy."""
+        kept = np.arange(len(self.src))[keep]
+        return LazyEdges(self.src[keep], self.token[keep], self.prob[keep], lambda i: self._resolve(kept[i]))
+
+    def with_prob(self, prob: np.ndarray) -> LazyEdges:
+        """The same edges with other probabilities, still lazy."""
+        return LazyEdges(self.src, self.token, prob, self._resolve)
 
 
 class Automaton(Protocol):
@@ -87,7 +130,7 @@ class Tempered:
     def expand(self, states, tokens=None):
         edges = self.base.expand(states, tokens)
         norm = self._norm(states)
-        return Edges(edges.src, edges.token, edges.dst, edges.prob ** (1 / self.temperature) / norm[edges.src])
+        return edges.with_prob(edges.prob ** (1 / self.temperature) / norm[edges.src])
 
     def end_prob(self, states):
         return self.base.end_prob(states) ** (1 / self.temperature) / self._norm(states)
@@ -125,8 +168,11 @@ def sample_ids(automaton: Automaton, n: int, rng: np.random.Generator, max_lengt
     """
     results: list[np.ndarray] = []
     drawn = 0
+    # Each step expands every running state over the vocabulary (smoothed models: every
+    # token), so big vocabularies run in smaller batches to bound memory.
+    batch = max(64, MAX_SAMPLE_CELLS // max(1, len(automaton.vocabulary)))
     while len(results) < n:
-        runs = _sample_batch(automaton, n - len(results), rng, max_length)
+        runs = _sample_batch(automaton, min(batch, n - len(results)), rng, max_length)
         drawn += len(runs)
         results.extend(run for run in runs if run is not None)
         # A sharpened chain can lock into a loop that never ends: say so instead of spinning.
@@ -158,16 +204,21 @@ def _sample_batch(automaton: Automaton, n: int, rng, max_length: int) -> list[np
         owner = np.concatenate([edges.src, np.arange(len(unique))])
         weights = np.concatenate([edges.prob, end])
         option_token = np.concatenate([edges.token, np.full(len(unique), -1)])
-        option_dst = np.concatenate([edges.dst, np.full(len(unique), -1)])
+        option_edge = np.concatenate([np.arange(len(edges.src)), np.full(len(unique), -1)])
         order = np.argsort(owner, kind="stable")
-        owner, weights, option_token, option_dst = owner[order], weights[order], option_token[order], option_dst[order]
+        owner, weights, option_token, option_edge = (
+            owner[order],
+            weights[order],
+            option_token[order],
+            option_edge[order],
+        )
         picked = choose(owner, weights, len(unique), inverse.reshape(-1), rng)
         token = option_token[picked]
         done = token < 0
         lengths[active[done]] = step
         go = ~done
         tokens[active[go], step] = token[go]
-        states[active[go]] = option_dst[picked[go]]
+        states[active[go]] = edges.destinations(option_edge[picked[go]])
         active = active[go]
     return [tokens[i, : lengths[i]].copy() if lengths[i] >= 0 else None for i in range(n)]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tnaas.automaton import Edges
+from tnaas.automaton import Edges, LazyEdges
 from tnaas.errors import TnaasError
 from tnaas.ngram import HistoryTrie
 
@@ -233,9 +233,9 @@ class KneserNeyAutomaton:
             _check_size(len(states), len(columns))
             probs = tables[0][states, : len(columns)]
             dst = tables[1][states].reshape(-1).astype(np.int64)
-        else:
+        else:  # destinations on demand: a sampler needs only the picked edges' (see LazyEdges)
             probs = self.dense(states, columns)
-            dst = self.next_state(states[src], token)
+            return LazyEdges(src, token, probs.reshape(-1), lambda i: self.next_state(states[src[i]], token[i]))
         return Edges(src, token, dst, probs.reshape(-1))
 
     def end_prob(self, states: np.ndarray) -> np.ndarray:
