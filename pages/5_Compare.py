@@ -76,9 +76,10 @@ with dashboard.user_errors():
         "is closed: a held-out item with a token the training part never has goes to training, since no model "
         "can score a token it never saw."
     )
-    if infinite := score_charts.infinite_models(rows):
+    if infinite := [row for row in rows if row.impossible_items]:
+        counts = ", ".join(f"{row.model} ({row.impossible_items:,} of {row.test_items:,} items)" for row in infinite)
         st.info(
-            f"∞ for {', '.join(infinite)}: some held-out item has probability 0. An unsmoothed chain gives every "
+            f"∞ for {counts}: those held-out items have probability 0. An unsmoothed chain gives every "
             "transition it never saw in training probability 0, so an item that needs one is impossible and the "
             "NLL is infinite; Kneser-Ney smoothing gives unseen transitions some probability.",
             icon="♾️",

@@ -137,7 +137,7 @@ def rows() -> list[ComparisonRow]:
     return [
         ComparisonRow("markov k=2", math.inf, math.inf, 0.4, 0.9, 0.01, True, 99),
         ComparisonRow("markov k=3 kneser-ney", 2.5, math.exp(2.5), 0.97, 1.0, 0.02, True, 99),
-        ComparisonRow("lstm", nan, nan, nan, nan, nan, False, 99, "the lstm model needs torch"),
+        ComparisonRow("lstm", nan, nan, nan, nan, nan, False, 99, note="the lstm model needs torch"),
     ]
 
 

@@ -170,7 +170,7 @@ def comparison_rows():
         ComparisonRow("markov k=2", float("inf"), float("inf"), 0.4, 0.9, 0.01, True, 99),
         ComparisonRow("markov k=3 kneser-ney", 2.5, 12.18, 0.97, 1.0, 0.02, True, 99),
         ComparisonRow("hmm states=4", 2.9, 18.2, 1.0, 0.995, 1.5, True, 99),
-        ComparisonRow("lstm", nan, nan, nan, nan, nan, False, 99, "needs torch"),
+        ComparisonRow("lstm", nan, nan, nan, nan, nan, False, 99, note="needs torch"),
     ]
 
 

@@ -66,7 +66,8 @@ class ComparisonRow:
     """One model's scores. `nll_per_token` in nats (inf if a test item is impossible);
     `novelty`: share of distinct samples not in the training corpus; `diversity`: distinct
     samples / samples; `fit_seconds`: wall-clock fit time on this machine; `test_items`:
-    held-out items scored (those with a token unseen in training are moved to training)."""
+    held-out items scored (those with a token unseen in training are moved to training);
+    `impossible_items`: how many of them the model gives probability 0 (then NLL is inf)."""
 
     model: str
     nll_per_token: float
@@ -76,6 +77,7 @@ class ComparisonRow:
     fit_seconds: float
     exact: bool
     test_items: int = 0
+    impossible_items: int = 0
     note: str = ""
 
     def to_dict(self) -> dict:
@@ -107,11 +109,11 @@ def compare_models(
         ok, why = spec.available()
         if not ok:
             nan = float("nan")
-            rows.append(ComparisonRow(choice.label, nan, nan, nan, nan, nan, False, len(test), why))
+            rows.append(ComparisonRow(choice.label, nan, nan, nan, nan, nan, False, len(test), 0, why))
             continue
         model = spec.build(dict(choice.params), random_state=seed, corpus=train)
         started = time.perf_counter()
-        model.fit(train)
+        model.fit(train, progress=_within(progress, i, len(choices), choice.label))
         fit_seconds = time.perf_counter() - started
         scores = evaluate(model, test)
         drawn = model.sample(samples, random_state=seed) if samples else []
@@ -127,11 +129,19 @@ def compare_models(
                 fit_seconds,
                 model.exact,
                 len(test),
+                scores.impossible_items,
             )
         )
     if progress:
         progress(1.0, "done")
     return rows
+
+
+def _within(progress, index: int, count: int, label: str):
+    """A model's own fit progress, mapped into its slot of the whole comparison."""
+    if progress is None:
+        return None
+    return lambda fraction, message="": progress((index + fraction) / count, f"fitting {label}: {message}".rstrip(": "))
 
 
 def default_lineup() -> list[ModelChoice]:

@@ -38,6 +38,11 @@ def posterior(name: str, models: dict[str, object]) -> dict[str, float]:
     labels = list(models)
     scores = np.array([models[label].log_prob(query) for label in labels])
     if not np.isfinite(scores).any():
+        known = set().union(*(m.vocabulary_ for m in models.values()))
+        unknown = sorted(set(query) - known)
+        if unknown:
+            shown = ", ".join(repr(c) for c in unknown[:5])
+            raise TnaasError(f"{name!r} has characters none of these corpora use ({shown}), so no model can score it")
         raise TnaasError(f"none of the models can produce {name!r}; use a smoothed model")
     weights = np.exp(scores - scores[np.isfinite(scores)].max())
     probs = weights / weights.sum()
