@@ -3,6 +3,9 @@
 import streamlit as st
 
 from tnaas import charts, dashboard
+from tnaas.ui import tables
+from tnaas.ui.length_choice import item_lengths
+from tnaas.ui.shortlist import update_shortlist
 
 selection = dashboard.page("Generate", "🎲")
 st.title("🎲 Generate")
@@ -38,21 +41,19 @@ with dashboard.user_errors():
             "status": st.column_config.TextColumn("new or in corpus"),
         },
     )
-    shortlist[:] = dashboard.update_shortlist(shortlist, edited)
+    shortlist[:] = update_shortlist(shortlist, edited)
     one, two = st.columns(2)
-    one.download_button(
-        "Download table (CSV)", dashboard.as_csv(table.drop(columns="keep")), "generated.csv", "text/csv"
-    )
-    two.download_button("Download items (TXT)", dashboard.as_txt(items), "generated.txt", "text/plain")
+    one.download_button("Download table (CSV)", tables.as_csv(table.drop(columns="keep")), "generated.csv", "text/csv")
+    two.download_button("Download items (TXT)", tables.as_txt(items), "generated.txt", "text/plain")
 
     st.subheader(f"Shortlist ({len(shortlist)})")
     if shortlist:
         st.markdown("\n".join(f"- {item}" for item in shortlist))
-        st.download_button("Download shortlist (TXT)", dashboard.as_txt(shortlist), "shortlist.txt", "text/plain")
+        st.download_button("Download shortlist (TXT)", tables.as_txt(shortlist), "shortlist.txt", "text/plain")
     else:
         st.caption("Tick items in the table to keep them here; the shortlist survives new seeds.")
 
-    lengths = dashboard.item_lengths(items, selection.corpus.token_kind)
+    lengths = item_lengths(items, selection.corpus.token_kind)
     dashboard.show_chart(charts.length_comparison_chart(target, lengths, selection.unit, label))
 
     if selection.corpus.token_kind == "notes":

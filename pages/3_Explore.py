@@ -3,6 +3,7 @@
 import streamlit as st
 
 from tnaas import charts, dashboard
+from tnaas.ui.display import corpus_stats
 
 selection = dashboard.page("Explore", "🔍")
 corpus = selection.corpus
@@ -10,7 +11,7 @@ st.title("🔍 Explore")
 st.caption(selection.describe())
 model = dashboard.model_or_stop(selection)
 
-stats = dashboard.corpus_stats(corpus)
+stats = corpus_stats(corpus)
 for column, (label, value) in zip(st.columns(len(stats)), stats.items()):
     column.metric(label, value)
 

@@ -4,8 +4,9 @@ import math
 
 import streamlit as st
 
-from tnaas import dashboard, exports, lineup, score_charts, tables
+from tnaas import dashboard, score_charts
 from tnaas.models import MODELS
+from tnaas.ui import lineup, tables
 
 selection = dashboard.page("Compare", "⚖️")
 corpus = selection.corpus
@@ -89,5 +90,5 @@ with dashboard.user_errors():
     if shown[3]:
         dashboard.show_chart(score_charts.novelty_diversity_chart(rows, shown[3]))
     st.download_button(
-        "Download results (CSV)", exports.as_csv(tables.comparison_frame(rows)), "comparison.csv", "text/csv"
+        "Download results (CSV)", tables.as_csv(tables.comparison_frame(rows)), "comparison.csv", "text/csv"
     )

@@ -4,8 +4,8 @@ import streamlit as st
 
 from tnaas import dashboard, score_charts
 from tnaas.corpus import manifest
-from tnaas.display import escape_markdown, percent
 from tnaas.quiz import QUIZ_CORPORA, SOUNDS_LIKE_CORPORA, posterior
+from tnaas.ui.display import escape_markdown, percent
 
 dashboard.page("Quiz", "❓")
 TITLES = {entry["name"]: entry["title"] for entry in manifest()}

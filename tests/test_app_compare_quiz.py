@@ -12,11 +12,11 @@ import streamlit as st
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from tnaas import lineup
 from tnaas.compare import compare_models
 from tnaas.corpus import load_bundled
-from tnaas.display import escape_markdown, nats, percent
 from tnaas.quiz import QUIZ_CORPORA, casefolded, fit_corpus_models, make_question, posterior
+from tnaas.ui import lineup
+from tnaas.ui.display import escape_markdown, nats, percent
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120

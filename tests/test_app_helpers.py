@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tnaas import display, examples, exports, length_choice, lineup, tables, vega
 from tnaas.compare import ComparisonRow, default_lineup, parse_model_choice
 from tnaas.corpus import corpus_from_items, load_bundled
 from tnaas.errors import TnaasError
 from tnaas.models import MODELS, ModelSpec, make_model
-from tnaas.scoreboard import Scoreboard
-from tnaas.selection import Selection
-from tnaas.shortlist import update_shortlist
+from tnaas.ui import display, examples, length_choice, lineup, tables, vega
+from tnaas.ui.scoreboard import Scoreboard
+from tnaas.ui.selection import Selection
+from tnaas.ui.shortlist import update_shortlist
 
 
 def editor(rows: dict[str, bool]) -> pd.DataFrame:
@@ -54,8 +54,8 @@ def test_corpus_statistics():
 
 def test_exports_round_trip():
     frame = pd.DataFrame({"item": ["a,b", "ü"], "log_prob": [-1.5, -2.0]})
-    assert pd.read_csv(io.BytesIO(exports.as_csv(frame))).equals(frame)
-    assert exports.as_txt(["one", "two words"]).decode("utf-8").splitlines() == ["one", "two words"]
+    assert pd.read_csv(io.BytesIO(tables.as_csv(frame))).equals(frame)
+    assert tables.as_txt(["one", "two words"]).decode("utf-8").splitlines() == ["one", "two words"]
     assert length_choice.item_lengths(["G4 A4", "C5"], "notes") == [2, 1]
 
 

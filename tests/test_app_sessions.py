@@ -13,7 +13,7 @@ from tnaas import dashboard
 from tnaas.corpus import load_bundled
 from tnaas.models import MODELS
 from tnaas.models.markov import MarkovModel
-from tnaas.selection import Selection
+from tnaas.ui.selection import Selection
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120

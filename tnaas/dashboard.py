@@ -1,8 +1,8 @@
 """Streamlit glue for the app: cached loaders, the shared sidebar, session-scoped state.
 
 The only module of the library that imports streamlit; everything that does not need it
-lives in small modules (`selection`, `vega`, `shortlist`, `exports`, `examples`, `display`,
-`length_choice`, `tables`, `lineup`, `scoreboard`), whose names the pages also reach here.
+lives in `tnaas.ui` (`selection`, `vega`, `shortlist`, `examples`, `display`, `length_choice`,
+`tables`, `lineup`, `scoreboard`), which the pages also import directly.
 Pages call `page()` (page config + sidebar) and the cached helpers below, and hold layout only.
 
 Caching: bundled corpora by `load_bundled`'s own cache (one read-only object each); fitted
@@ -20,22 +20,20 @@ import contextlib
 import numpy as np
 import streamlit as st
 
-from tnaas import audio, charts, tables
+from tnaas import audio, charts
 from tnaas.compare import compare_models
 from tnaas.corpus import Corpus, bundled_names, load_bundled, manifest, read_upload
-from tnaas.display import completion_note, corpus_stats, escape_markdown  # noqa: F401 (the pages' names)
 from tnaas.errors import NotEnoughNovelItems, TnaasError
-from tnaas.examples import pattern_examples, sample_items
-from tnaas.exports import as_csv, as_txt  # noqa: F401
 from tnaas.generate import generate
-from tnaas.length_choice import LENGTH_LABELS, item_lengths, resolve_length, target_length  # noqa: F401
 from tnaas.lengths import MAX_ITEM_TOKENS
 from tnaas.models import MODELS, ModelSpec, get_spec
 from tnaas.quiz import QUIZ_CORPORA, casefolded, fit_corpus_models, make_question, posterior
-from tnaas.scoreboard import Scoreboard
-from tnaas.selection import Selection
-from tnaas.shortlist import update_shortlist  # noqa: F401
-from tnaas.vega import vega_lite_spec
+from tnaas.ui import tables
+from tnaas.ui.examples import pattern_examples, sample_items
+from tnaas.ui.length_choice import LENGTH_LABELS, resolve_length, target_length
+from tnaas.ui.scoreboard import Scoreboard
+from tnaas.ui.selection import Selection
+from tnaas.ui.vega import vega_lite_spec
 
 PAGES = (
     ("app.py", "Home", "🔤"),
@@ -63,7 +61,7 @@ def user_errors():
 
 def show_chart(chart, where=None) -> None:
     """Draw an Altair chart at full width (in `where`, a container, or the page), unvalidated
-    and with named Arrow datasets (see `tnaas.vega`)."""
+    and with named Arrow datasets (see `tnaas.ui.vega`)."""
     (where or st).vega_lite_chart(vega_lite_spec(chart), width="stretch")
 
 
@@ -233,7 +231,7 @@ def page(title: str, icon: str) -> Selection:
 
 # ------------------------------------------------------------------ generation
 def length_controls(corpus: Corpus, key: str) -> tuple:
-    """Widgets for the length distribution; returns a spec for `tnaas.length_choice`:
+    """Widgets for the length distribution; returns a spec for `tnaas.ui.length_choice`:
     ("natural",), ("corpus",) or ("custom", low, high, shape)."""
     choice = st.radio(
         "Length distribution",
@@ -258,7 +256,7 @@ def length_controls(corpus: Corpus, key: str) -> tuple:
 
 @cached_result
 def target_length_probs(model_key: tuple, length: tuple, _model, _corpus: Corpus) -> tuple[np.ndarray, str]:
-    """`tnaas.length_choice.target_length`, cached per model and length spec."""
+    """`tnaas.ui.length_choice.target_length`, cached per model and length spec."""
     return target_length(length, _model, _corpus)
 
 
@@ -275,7 +273,7 @@ def generated(model_key: tuple, n: int, seed: int, temperature: float, length: t
 
 @cached_result
 def generation_table(model_key: tuple, items: tuple[str, ...], _model):
-    """`tnaas.tables.generation_table`, cached per model and items."""
+    """`tnaas.ui.tables.generation_table`, cached per model and items."""
     return tables.generation_table(_model, items)
 
 

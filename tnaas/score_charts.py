@@ -9,8 +9,8 @@ import altair as alt
 import pandas as pd
 
 from tnaas.charts import ROW_HEIGHT
-from tnaas.display import percent
-from tnaas.tables import comparison_frame
+from tnaas.ui.display import percent
+from tnaas.ui.tables import comparison_frame
 
 NOVELTY_COLOUR, DIVERSITY_COLOUR = "#4c78a8", "#f58518"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tnaas.display import nats
+from tnaas.ui.display import nats
 
 
 def generation_table(model, items) -> pd.DataFrame:
@@ -51,3 +51,13 @@ def comparison_table(rows) -> pd.DataFrame:
             "note": [row.note for row in rows],
         }
     )
+
+
+def as_csv(frame: pd.DataFrame) -> bytes:
+    """A table as UTF-8 CSV bytes, without the index (infinite values are written as ``inf``)."""
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def as_txt(items) -> bytes:
+    """Items as UTF-8 text, one per line."""
+    return "".join(f"{item}\n" for item in items).encode("utf-8")
