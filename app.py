@@ -39,5 +39,6 @@ for path, title, icon in dashboard.PAGES[1:]:
 st.caption(
     "Generate: temperature, length and novelty, a shortlist to download. "
     "Complete: fill in `***base` or `mo%` with exact probabilities. "
-    "Explore: what the model learned. Corpora: the data, and your own upload."
+    "Explore: what the model learned. Corpora: the data, and your own upload. "
+    "Compare: models side by side on held-out items. Quiz: Pokémon or tech?"
 )
