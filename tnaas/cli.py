@@ -256,7 +256,7 @@ def _cmd_compare(args, out) -> int:
         table.append(
             [
                 r.model,
-                f"{r.nll_per_token:.4f}",
+                f"inf ({r.impossible_items:,} impossible)" if r.impossible_items else f"{r.nll_per_token:.4f}",
                 f"{r.perplexity:.3f}",
                 f"{r.novelty:.0%}",
                 f"{r.diversity:.0%}",
