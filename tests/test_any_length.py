@@ -36,3 +36,23 @@ def test_smoothed_tech_follows_the_corpus_length_distribution():
     # 4,000 draws: every length share within 3 standard errors of the corpus's share.
     tolerance = 3 * np.sqrt(want * (1 - want) / len(drawn)) + 1e-3
     assert np.all(np.abs(got - want) <= tolerance)
+
+
+def test_an_oversized_smoothed_query_is_refused_before_it_is_built(monkeypatch):
+    """Two unknown words after a smoothed word history need vocabulary-squared edges: the
+    refusal comes from counting them, and no expansion that big is ever made."""
+    from tnaas.errors import TnaasError
+    from tnaas.kneser_ney import KneserNeyAutomaton
+    from tnaas.lattice import MAX_LATTICE_EDGES
+
+    expand = KneserNeyAutomaton.expand
+
+    def guarded(self, states, tokens=None):
+        assert len(states) * len(self.vocabulary) <= MAX_LATTICE_EDGES or tokens is not None
+        return expand(self, states, tokens)
+
+    monkeypatch.setattr(KneserNeyAutomaton, "expand", guarded)
+    model = MarkovModel(2, "kneser-ney").fit(load_bundled("sonnets"))
+    with pytest.raises(TnaasError, match="lattice edges"):
+        model.complete("Shall I * *")
+    assert model.complete("Shall I * thee", top=1).top[0]["text"] == "Shall I compare thee"

@@ -91,6 +91,9 @@ class Automaton(Protocol):
     def end_prob(self, states: np.ndarray) -> np.ndarray:
         """Probability of ending in each of `states`, float64 (n,)."""
 
+    # Optional: `edge_count(states, tokens) -> int`, the number of edges `expand` would
+    # return, cheap to compute; the lattice uses it to refuse an oversized query up front.
+
 
 def ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenate `arange(starts[i], starts[i] + counts[i])` over i (int64 (sum(counts),))."""
@@ -134,6 +137,11 @@ class Tempered:
 
     def end_prob(self, states):
         return self.base.end_prob(states) ** (1 / self.temperature) / self._norm(states)
+
+    def __getattr__(self, name):  # optional extras of the base (edge_count) pass through
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
 
 
 def temper(automaton: Automaton, temperature: float) -> Automaton:

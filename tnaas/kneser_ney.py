@@ -222,6 +222,11 @@ class KneserNeyAutomaton:
         """The single BEGIN state with probability 1."""
         return np.array([self.trie.begin_state]), np.ones(1)
 
+    def edge_count(self, states: np.ndarray, tokens: np.ndarray | None = None) -> int:
+        """How many edges `expand(states, tokens)` returns: every (state, token) pair, as
+        smoothing leaves no zeros."""
+        return len(states) * (len(self.vocabulary) if tokens is None else len(np.unique(tokens)))
+
     def expand(self, states: np.ndarray, tokens: np.ndarray | None = None) -> Edges:
         """Every token (or only `tokens`) after each state: smoothing leaves no zeros."""
         states = np.asarray(states, dtype=np.int64)

@@ -85,6 +85,14 @@ def _step_dfa(dfa: PatternDFA, q: np.ndarray, node: np.ndarray, token: np.ndarra
     return dfa.step(q[node], token), None
 
 
+def _too_big(max_edges: int):
+    raise TnaasError(
+        f"this query needs more than {max_edges:,} lattice edges: too many unknown tokens for "
+        "this model; use fewer `*`/`%` (or a fixed length), or a smaller model (state size, "
+        "hidden states) without smoothing"
+    )
+
+
 def _logsumexp(x: np.ndarray) -> float:
     if len(x) == 0:
         return -np.inf
@@ -146,6 +154,12 @@ class Lattice:
                 break
             tokens = None if dfa.allows_any[q].any() else dfa.literal_ids
             unique, inverse = _unique_inverse(s)
+            # Automata that can count their edges before making them (smoothed ones: every
+            # token everywhere) let a hopeless query be refused at once, not after seconds;
+            # the count is exact when any token may come next.
+            count_edges = getattr(auto, "edge_count", None)
+            if tokens is None and count_edges is not None and n_edges + count_edges(unique, None) > max_edges:
+                _too_big(max_edges)
             edges = auto.expand(unique, tokens)
             if np.array_equal(unique, s):  # distinct and sorted: node i is automaton state unique[i]
                 node, token, target, prob = edges.src, edges.token, edges.dst, edges.prob
@@ -166,11 +180,7 @@ class Lattice:
                     node, token, target, prob, q_next = node[keep], token[keep], target[keep], prob[keep], q_next[keep]
             n_edges += len(node)
             if n_edges > max_edges:
-                raise TnaasError(
-                    f"this query needs more than {max_edges:,} lattice edges: too many unknown "
-                    "tokens for this model; use fewer `*`/`%` (or a fixed length), or a smaller "
-                    "model (state size, hidden states) without smoothing"
-                )
+                _too_big(max_edges)
             if shared is not None:  # keys shared * n + target: rank the targets alone
                 unique_key, dst = _unique_inverse(target, 0, auto.n_states)
                 unique_key = unique_key + shared * auto.n_states
