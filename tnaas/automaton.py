@@ -174,16 +174,25 @@ def sample_ids(automaton: Automaton, n: int, rng: np.random.Generator, max_lengt
     `max_length` tokens is redrawn, so the result is exactly the automaton's distribution
     conditioned on length <= `max_length` (in practice the condition is never active).
     """
-    results: list[np.ndarray] = []
-    drawn = 0
     # Each step expands every running state over the vocabulary (smoothed models: every
     # token), so big vocabularies run in smaller batches to bound memory.
     batch = max(64, MAX_SAMPLE_CELLS // max(1, len(automaton.vocabulary)))
+    return redraw_until(n, lambda size: _sample_batch(automaton, min(batch, size), rng, max_length), max_length)
+
+
+def redraw_until(n: int, draw, max_length: int) -> list:
+    """Collect `n` finished runs from `draw(size) -> list of runs or None` (None: the run
+    hit the `max_length` cap and is redrawn, which conditions on length <= max_length).
+
+    A sharpened model can lock into a loop that never ends: if almost every run hits the
+    cap, a `TnaasError` says so instead of spinning forever.
+    """
+    results: list = []
+    drawn = 0
     while len(results) < n:
-        runs = _sample_batch(automaton, min(batch, n - len(results)), rng, max_length)
+        runs = draw(n - len(results))
         drawn += len(runs)
         results.extend(run for run in runs if run is not None)
-        # A sharpened chain can lock into a loop that never ends: say so instead of spinning.
         if len(results) < n and drawn >= 20 * n + 1000 and len(results) < 0.01 * drawn:
             raise TnaasError(
                 f"the model keeps going past {max_length} tokens in almost every run "

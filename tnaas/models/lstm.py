@@ -19,11 +19,12 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from tnaas.automaton import redraw_until
 from tnaas.completion import END_KEY, Completion
 from tnaas.errors import TnaasError
 from tnaas.models import smc
 from tnaas.models.base import Heatmap, SequenceModel, check_count, check_temperature, rng_from
-from tnaas.tokens import detokenize
+from tnaas.tokens import decode
 
 # Architecture and training defaults, tuned on 31k US names (benchmarks/bench_lstm.py).
 EMBEDDING_SIZE = 48
@@ -291,17 +292,9 @@ class LSTMModel(SequenceModel):
         if not lengths.is_natural:
             ids = smc.sample_lengths(self, n, lengths, rng, temperature)
         else:
-            ids, drawn = [], 0
-            while len(ids) < n:  # runs that reach the cap are redrawn, as for the automata
-                runs = self._sample_batch(n - len(ids), rng, temperature)
-                drawn += len(runs)
-                ids.extend(run for run in runs if run is not None)
-                if len(ids) < n and drawn >= 20 * n + 1000 and len(ids) < 0.01 * drawn:
-                    raise TnaasError(
-                        f"the model keeps going past {3 * self.max_length_} tokens in almost every run "
-                        "(at this temperature it loops); raise the temperature"
-                    )
-        return [detokenize((self.vocabulary_[t] for t in seq), self.token_kind_) for seq in ids]
+            # runs that reach the cap are redrawn, as for the automata
+            ids = redraw_until(n, lambda size: self._sample_batch(size, rng, temperature), 3 * self.max_length_)
+        return decode(self.vocabulary_, self.token_kind_, ids)
 
     def _sample_batch(self, n: int, rng: np.random.Generator, temperature: float) -> list[np.ndarray | None]:
         vocab_size = len(self.vocabulary_)
