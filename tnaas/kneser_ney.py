@@ -45,8 +45,9 @@ def modified_discounts(counts: np.ndarray) -> np.ndarray:
 def _check_size(n_states: int, n_columns: int) -> None:
     if n_states * n_columns > MAX_DENSE_CELLS:
         raise TnaasError(
-            f"smoothed query too large ({n_states:,} states x {n_columns:,} tokens); "
-            "use fewer unknown tokens, a smaller state size, or no smoothing"
+            f"too large for the smoothed model: {n_states:,} states x {n_columns:,} tokens "
+            f"(the limit is {MAX_DENSE_CELLS:,}); use fewer unknown tokens or the natural length, "
+            "a smaller state size, or no smoothing"
         )
 
 
