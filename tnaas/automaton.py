@@ -138,10 +138,10 @@ class Tempered:
     def end_prob(self, states):
         return self.base.end_prob(states) ** (1 / self.temperature) / self._norm(states)
 
-    def __getattr__(self, name):  # optional extras of the base (edge_count) pass through
-        if name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
+    @property
+    def edge_count(self):
+        """The base's optional edge counter (tempering changes no edge), or None."""
+        return getattr(self.base, "edge_count", None)
 
 
 def temper(automaton: Automaton, temperature: float) -> Automaton:

@@ -2,8 +2,8 @@
 
 `natural` keeps the chain's own stopping (markovify's behaviour). Any other choice
 reweights the chain's probability of ending after λ tokens by p(λ) / p_chain(λ), which is
-exactly "draw λ from p(λ), then draw T from p(T | λ)"; the lattice then samples and
-completes under it with no generate-and-discard.
+exactly "draw λ from p(λ), then draw T from p(T | λ)". `tnaas.any_length` samples under it
+and `tnaas.lattice` completes patterns under it, with no generate-and-discard.
 """
 
 from __future__ import annotations
