@@ -105,7 +105,14 @@ class KneserNeyAutomaton:
             self._gamma = np.where(total > 0, self._gamma / total, 1.0)
         self._start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(node, minlength=n), out=self._start[1:])
-        self._tables: tuple[np.ndarray, np.ndarray] | bool | None = None  # see `_tabulated`
+        # Small models are tabulated once, here: every later call reads, nothing is cached
+        # lazily, so a fitted model shared between app sessions is never changed.
+        self._tables: tuple[np.ndarray, np.ndarray] | None = None
+        if self.n_states * self.n_outcomes <= MAX_TABLE_CELLS:
+            self._tables = (
+                self._dense(np.arange(self.n_states), np.arange(self.n_outcomes)),
+                self._next_table(),
+            )
 
     # -------------------------------------------------------------- distributions
     def dense(self, states: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -188,15 +195,8 @@ class KneserNeyAutomaton:
 
     def _tabulated(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(p(outcome | state) float64 (states, V + 1), next state int32 (states, V)), or None
-        when the model has more than `MAX_TABLE_CELLS` cells. Built once, on first use."""
-        if self._tables is None:
-            if self.n_states * self.n_outcomes > MAX_TABLE_CELLS:
-                self._tables = False
-            else:
-                probs = self._dense(np.arange(self.n_states), np.arange(self.n_outcomes))
-                # one assignment, so that a concurrent reader sees both tables or neither
-                self._tables = (probs, self._next_table())
-        return self._tables or None
+        when the model has more than `MAX_TABLE_CELLS` cells (then rows are computed on demand)."""
+        return self._tables
 
     def _next_table(self) -> np.ndarray:
         """`next_state` for every (state, token) at once, int32 (states, V).
