@@ -5,7 +5,7 @@ Run with `streamlit run app.py`; the other pages are in `pages/`.
 
 import streamlit as st
 
-from tnaas import dashboard
+from tnaas.app import dashboard
 
 selection = dashboard.page("Home", "🔤")
 

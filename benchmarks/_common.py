@@ -101,7 +101,7 @@ def load_pypi_names(path: Path = PYPI_NAMES) -> list[str]:
 def pattern_regex(pattern: str):
     """A compiled regex matching exactly the items a character pattern matches.
 
-    `*` is one character, `%` any run, `\\x` a literal x (see `tnaas.patterns`).
+    `*` is one character, `%` any run, `\\x` a literal x (see `tnaas.inference.patterns`).
     """
     import re
 

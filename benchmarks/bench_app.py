@@ -60,8 +60,8 @@ def apptest_reruns(corpora: list[str], interactions: int) -> dict[str, list[floa
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from tnaas.corpus import load_bundled
-    from tnaas.dashboard import pattern_examples
+    from tnaas.app.dashboard import pattern_examples
+    from tnaas.data.corpus import load_bundled
 
     times: dict[str, list[float]] = {page: [] for page in PAGES}
     st.cache_data.clear()
@@ -257,8 +257,8 @@ def _set_state_size(page, wire: Wire, k: int) -> None:
 
 def browser_reruns(browser, server: Server, corpora: list[str], interactions: int) -> dict[str, list[float]]:
     """Warm rerun times in ms per page, measured on the websocket, for every corpus and k = 1-4."""
-    from tnaas.corpus import load_bundled
-    from tnaas.dashboard import pattern_examples
+    from tnaas.app.dashboard import pattern_examples
+    from tnaas.data.corpus import load_bundled
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     wire = Wire(page)
@@ -350,7 +350,7 @@ def _typing(page, examples):
 
 def memory_with_everything_fitted(browser, server: Server, corpora: list[str]) -> dict[str, float]:
     """Fit every corpus at k = 1-4, both smoothings (Explore page); the server's memory after."""
-    from tnaas.corpus import load_bundled
+    from tnaas.data.corpus import load_bundled
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     wire = Wire(page)
@@ -384,7 +384,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two corpora, one interaction each (a smoke run)")
     parser.add_argument("--interactions", type=int, default=3, help="measured interactions per page and setting")
     args = parser.parse_args()
-    from tnaas.corpus import bundled_names
+    from tnaas.data.corpus import bundled_names
 
     corpora = ["pokemon", "sonnets"] if args.quick else bundled_names()
     interactions = 1 if args.quick else args.interactions
@@ -448,7 +448,7 @@ def main() -> None:
             ),
             "",
             "Streamlit Community Cloud allows 1 GB. The model cache keeps at most "
-            "`tnaas.dashboard.MODEL_CACHE_ENTRIES` fitted models for all sessions together.",
+            "`tnaas.app.dashboard.MODEL_CACHE_ENTRIES` fitted models for all sessions together.",
         ]
     else:
         body += ["", f"Part 2 skipped: {CHROMIUM} is not installed."]

@@ -25,11 +25,11 @@ import _common
 import markovify
 import numpy as np
 
-from tnaas.corpus import corpus_from_items, load_bundled
+from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.errors import TnaasError
-from tnaas.lattice import Lattice
+from tnaas.inference.lattice import Lattice
+from tnaas.inference.patterns import compile_pattern, parse_pattern
 from tnaas.models.markov import MarkovModel
-from tnaas.patterns import compile_pattern, parse_pattern
 
 SAMPLE_PATTERNS = ("***base", "mo***", "***ly")
 GOAL_SPEEDUP = 1000

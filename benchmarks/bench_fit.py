@@ -42,7 +42,7 @@ def child(library: str, k: int, mode: str, path: str) -> dict:
     if library.startswith("markovify"):
         import markovify
     else:
-        from tnaas.corpus import corpus_from_items
+        from tnaas.data.corpus import corpus_from_items
         from tnaas.models.markov import MarkovModel
     gc.collect()
     baseline = _peak_rss_mb()

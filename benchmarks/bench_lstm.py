@@ -7,7 +7,7 @@ The names are karpathy/makemore's `names.txt` (32,033 names), kept outside the r
     python benchmarks/bench_lstm.py [--names /tmp/names.txt] [--seeds 0 1]
 
 1,000 names are held out (`train_test_split(..., 1000, random_state=0)`); NLL is nats per
-character, END included (`tnaas.evaluate.evaluate`). CPU seconds are process time (one
+character, END included (`tnaas.tasks.evaluate.evaluate`). CPU seconds are process time (one
 torch thread), the fair figure on a shared machine; wall seconds are what a user waits.
 Completion checks: a fixed-length pattern answered exactly (enumeration) and by SMC, and
 gap patterns by SMC against plain Monte Carlo over 300,000 samples from the same model.
@@ -45,10 +45,10 @@ def main() -> None:
 
     import torch
 
-    from tnaas.corpus import corpus_from_items
-    from tnaas.evaluate import evaluate, train_test_split
+    from tnaas.data.corpus import corpus_from_items
     from tnaas.models.lstm import LSTMModel
     from tnaas.models.markov import MarkovModel
+    from tnaas.tasks.evaluate import evaluate, train_test_split
 
     names = path.read_text(encoding="utf-8").split()
     train, test = train_test_split(corpus_from_items(names, "characters"), 1000, random_state=0)

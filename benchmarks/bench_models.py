@@ -1,6 +1,6 @@
 """Every model on the same held-out split of each bundled corpus: NLL, novelty, fit time.
 
-Runs `tnaas.compare.compare_models` (the Compare page and `python -m tnaas compare`) with the
+Runs `tnaas.tasks.compare.compare_models` (the Compare page and `python -m tnaas compare`) with the
 default line-up — Markov k = 2-4 unsmoothed, Kneser-Ney at k = 3 and 5, an HMM with 16 hidden
 states and the LSTM when torch is installed — on a seeded 10% split of every bundled corpus
 that can be split (the `rhcp` titles cannot: each has a word no other title has). Fit time
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import _common
 
-from tnaas.compare import compare_models, default_lineup, parse_model_choice
-from tnaas.corpus import bundled_names, corpus_from_items, load_bundled
+from tnaas.data.corpus import bundled_names, corpus_from_items, load_bundled
 from tnaas.errors import TnaasError
+from tnaas.tasks.compare import compare_models, default_lineup, parse_model_choice
 
 HEADERS = ["model", "NLL / token", "impossible held-out items", "novelty", "diversity", "fit s", "completion"]
 

@@ -1,7 +1,7 @@
 """Held-out negative log-likelihood per token of `MarkovModel`, unsmoothed and Kneser-Ney.
 
 For each corpus, `min(1000, 10%)` items are held out (makemore's rule), the model is fitted
-on the rest at state sizes 1-6 and scored with `tnaas.evaluate.evaluate`: nats per token,
+on the rest at state sizes 1-6 and scored with `tnaas.tasks.evaluate.evaluate`: nats per token,
 END included, each item scored from its start. Every split is seeded; the table gives the
 mean over the seeds and the spread (min-max), so that a difference smaller than the spread
 is not read as real. An unsmoothed chain gives probability 0 to any item with a transition it
@@ -22,9 +22,9 @@ from pathlib import Path
 import _common
 import numpy as np
 
-from tnaas.corpus import corpus_from_items, load_bundled
-from tnaas.evaluate import evaluate, train_test_split
+from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.models.markov import MarkovModel
+from tnaas.tasks.evaluate import evaluate, train_test_split
 
 STATE_SIZES = (1, 2, 3, 4, 5, 6)
 # makemore's README / lectures, on its names.txt with its 1,000-name test split (nats/char).

@@ -18,7 +18,7 @@ import random
 import _common
 import markovify
 
-from tnaas.corpus import load_bundled
+from tnaas.data.corpus import load_bundled
 from tnaas.models.markov import MarkovModel
 
 

@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from tnaas import charts, dashboard
-from tnaas.ui import tables
-from tnaas.ui.length_choice import item_lengths
-from tnaas.ui.shortlist import update_shortlist
+from tnaas.app import charts, dashboard, tables
+from tnaas.app.length_choice import item_lengths
+from tnaas.app.shortlist import update_shortlist
 
 selection = dashboard.page("Generate", "🎲")
 st.title("🎲 Generate")

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from tnaas import charts, dashboard
-from tnaas.ui.display import completion_note, escape_markdown
+from tnaas.app import charts, dashboard
+from tnaas.app.display import completion_note, escape_markdown
 
 selection = dashboard.page("Complete", "🧩")
 st.title("🧩 Complete")

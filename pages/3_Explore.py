@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from tnaas import charts, dashboard
-from tnaas.ui.display import corpus_stats
+from tnaas.app import charts, dashboard
+from tnaas.app.display import corpus_stats
 
 selection = dashboard.page("Explore", "🔍")
 corpus = selection.corpus

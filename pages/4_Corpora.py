@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from tnaas import dashboard
-from tnaas.corpus import MAX_FILE_BYTES, csv_columns, manifest
-from tnaas.tokens import TOKEN_KINDS
+from tnaas.app import dashboard
+from tnaas.data.corpus import MAX_FILE_BYTES, csv_columns, manifest
+from tnaas.data.tokens import TOKEN_KINDS
 
 selection = dashboard.page("Corpora", "📚")
 st.title("📚 Corpora")

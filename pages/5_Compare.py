@@ -4,9 +4,8 @@ import math
 
 import streamlit as st
 
-from tnaas import dashboard, score_charts
+from tnaas.app import dashboard, lineup, score_charts, tables
 from tnaas.models import MODELS
-from tnaas.ui import lineup, tables
 
 selection = dashboard.page("Compare", "⚖️")
 corpus = selection.corpus

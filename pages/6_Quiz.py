@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from tnaas import dashboard, score_charts
-from tnaas.corpus import manifest
-from tnaas.quiz import QUIZ_CORPORA, SOUNDS_LIKE_CORPORA, posterior
-from tnaas.ui.display import escape_markdown, percent
+from tnaas.app import dashboard, score_charts
+from tnaas.app.display import escape_markdown, percent
+from tnaas.data.corpus import manifest
+from tnaas.tasks.quiz import QUIZ_CORPORA, SOUNDS_LIKE_CORPORA, posterior
 
 dashboard.page("Quiz", "❓")
 TITLES = {entry["name"]: entry["title"] for entry in manifest()}

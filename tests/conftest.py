@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
 
 # Characters: the chain over {a, b, c, d} at state size 1 has loops (infinite support),
 # at state size 2+ it mostly replays the items: both behaviours are worth testing.

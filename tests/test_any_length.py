@@ -1,4 +1,4 @@
-"""Length-conditioned generation without a pattern (`tnaas.any_length`) at full scale.
+"""Length-conditioned generation without a pattern (`tnaas.inference.any_length`) at full scale.
 
 Exactness against brute force is in test_lengths.py; here: agreement with the pattern
 lattice, which computes the same numbers by another route, and bundled-size smoothed
@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tnaas.any_length import AllPaths
-from tnaas.automaton import temper
-from tnaas.corpus import load_bundled
-from tnaas.lattice import Lattice
+from tnaas.data.corpus import load_bundled
+from tnaas.inference.any_length import AllPaths
+from tnaas.inference.automaton import temper
+from tnaas.inference.lattice import Lattice
+from tnaas.inference.patterns import any_sequence_dfa
 from tnaas.models.markov import MarkovModel
-from tnaas.patterns import any_sequence_dfa
 
 
 @pytest.mark.parametrize("smoothing", ["none", "kneser-ney"])
@@ -42,8 +42,8 @@ def test_an_oversized_smoothed_query_is_refused_before_it_is_built(monkeypatch):
     """Two unknown words after a smoothed word history need vocabulary-squared edges: the
     refusal comes from counting them, and no expansion that big is ever made."""
     from tnaas.errors import TnaasError
-    from tnaas.kneser_ney import KneserNeyAutomaton
-    from tnaas.lattice import MAX_LATTICE_EDGES
+    from tnaas.inference.lattice import MAX_LATTICE_EDGES
+    from tnaas.models.markov.kneser_ney import KneserNeyAutomaton
 
     expand = KneserNeyAutomaton.expand
 

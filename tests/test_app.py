@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from tnaas.corpus import bundled_names, load_bundled, manifest
+from tnaas.data.corpus import bundled_names, load_bundled, manifest
 from tnaas.models import make_model
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -12,11 +12,11 @@ import streamlit as st
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from tnaas.compare import compare_models
-from tnaas.corpus import load_bundled
-from tnaas.quiz import QUIZ_CORPORA, casefolded, fit_corpus_models, make_question, posterior
-from tnaas.ui import lineup
-from tnaas.ui.display import escape_markdown, nats, percent
+from tnaas.app import lineup
+from tnaas.app.display import escape_markdown, nats, percent
+from tnaas.data.corpus import load_bundled
+from tnaas.tasks.compare import compare_models
+from tnaas.tasks.quiz import QUIZ_CORPORA, casefolded, fit_corpus_models, make_question, posterior
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
@@ -92,7 +92,7 @@ def test_compare_shows_one_row_per_model_with_the_libraries_scores(monkeypatch):
 
     # Results are cached and kept: a rerun or another page and back does not compare again.
     calls = []
-    monkeypatch.setattr("tnaas.dashboard.compare_models", lambda *a, **k: calls.append(a) or [])
+    monkeypatch.setattr("tnaas.app.dashboard.compare_models", lambda *a, **k: calls.append(a) or [])
     at.run()
     at.switch_page("pages/1_Generate.py").run()
     at.switch_page(COMPARE).run()

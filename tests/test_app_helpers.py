@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tnaas.compare import ComparisonRow, default_lineup, parse_model_choice
-from tnaas.corpus import corpus_from_items, load_bundled
+from tnaas.app import display, examples, length_choice, lineup, tables, vega
+from tnaas.app.scoreboard import Scoreboard
+from tnaas.app.selection import Selection
+from tnaas.app.shortlist import update_shortlist
+from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.errors import TnaasError
 from tnaas.models import MODELS, ModelSpec, make_model
-from tnaas.ui import display, examples, length_choice, lineup, tables, vega
-from tnaas.ui.scoreboard import Scoreboard
-from tnaas.ui.selection import Selection
-from tnaas.ui.shortlist import update_shortlist
+from tnaas.tasks.compare import ComparisonRow, default_lineup, parse_model_choice
 
 
 def editor(rows: dict[str, bool]) -> pd.DataFrame:

@@ -9,11 +9,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tnaas import dashboard
-from tnaas.corpus import load_bundled
+from tnaas.app import dashboard
+from tnaas.app.selection import Selection
+from tnaas.data.corpus import load_bundled
 from tnaas.models import MODELS
 from tnaas.models.markov import MarkovModel
-from tnaas.ui.selection import Selection
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120

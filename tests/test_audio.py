@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tnaas import audio
+from tnaas.app import audio
 from tnaas.errors import TnaasError
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import altair as alt
 import numpy as np
-import pandas as pd
 import pytest
 
-from tnaas import audio, charts, score_charts
-from tnaas.completion import END_KEY
-from tnaas.corpus import corpus_from_items
+from tnaas.app import audio, charts, score_charts
+from tnaas.data.corpus import corpus_from_items
+from tnaas.inference.completion import END_KEY
 from tnaas.models import make_model
 from tnaas.models.base import Heatmap
 
@@ -51,8 +50,7 @@ def test_the_transition_heatmap_keeps_row_order_and_puts_the_end_column_last(mod
 
 
 def test_a_space_token_is_shown_as_a_visible_symbol():
-    data = pd.DataFrame({"row": ["a", "a"], "column": [" ", "b"], "value": [0.5, 0.5]})
-    chart = charts.heatmap_chart(Heatmap("t", "state", "next", data))
+    chart = charts.heatmap_chart(Heatmap("t", "state", "next", (("a", " ", 0.5), ("a", "b", 0.5))))
     assert "␣" in spec_of(chart)["encoding"]["x"]["sort"]
     assert charts.distribution_frame({" ": 0.7, "x": 0.3})["token"].tolist() == ["␣", "x"]
 
@@ -148,7 +146,7 @@ def test_a_gap_pattern_draws_only_its_first_positions_and_says_so(model):
 
 
 def test_positions_where_the_item_has_ended_and_rare_tokens_are_left_out():
-    from tnaas.completion import Completion
+    from tnaas.inference.completion import Completion
 
     positions = [
         {"index": 0, "distribution": {"x": 0.6, "y": 0.4}},
@@ -163,7 +161,7 @@ def test_positions_where_the_item_has_ended_and_rare_tokens_are_left_out():
 
 # ------------------------------------------------------------------ scores: compare and quiz
 def comparison_rows():
-    from tnaas.compare import ComparisonRow
+    from tnaas.tasks.compare import ComparisonRow
 
     nan = float("nan")
     return [

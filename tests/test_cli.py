@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tnaas.cli import main
-from tnaas.corpus import MIN_ITEMS, bundled_names, load_bundled, manifest
-from tnaas.tokens import tokenize
+from tnaas.data.corpus import MIN_ITEMS, bundled_names, load_bundled, manifest
+from tnaas.data.tokens import tokenize
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from tnaas.cli import main
-from tnaas.compare import ModelChoice, compare_models, parse_model_choice
-from tnaas.corpus import load_bundled
+from tnaas.data.corpus import load_bundled
 from tnaas.errors import TnaasError
-from tnaas.evaluate import evaluate, train_test_split
 from tnaas.models.markov import MarkovModel
-from tnaas.quiz import casefolded, fit_corpus_models, make_question, posterior
+from tnaas.tasks.compare import ModelChoice, compare_models, parse_model_choice
+from tnaas.tasks.evaluate import evaluate, train_test_split
+from tnaas.tasks.quiz import casefolded, fit_corpus_models, make_question, posterior
 
 
 def test_parse_model_choice_types_values_from_the_registry():

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from tnaas.completion import END_KEY, Completion
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
 from tnaas.errors import TnaasError
+from tnaas.inference.completion import END_KEY, Completion
 from tnaas.models import MODELS
 from tnaas.models.base import Heatmap
 

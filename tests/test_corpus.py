@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
-import tnaas.corpus as corpus_module
-from tnaas.corpus import (
+import tnaas.data.corpus as corpus_module
+from tnaas.data.corpus import (
     CORPORA_DIR,
     MAX_LINE_CHARS,
     MIN_ITEMS,
@@ -19,8 +19,8 @@ from tnaas.corpus import (
     manifest,
     read_upload,
 )
+from tnaas.data.tokens import TOKEN_KINDS, detokenize, normalise, tokenize
 from tnaas.errors import TnaasError
-from tnaas.tokens import TOKEN_KINDS, detokenize, normalise, tokenize
 
 NAMES = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
 MANIFEST = manifest()

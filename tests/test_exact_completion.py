@@ -15,8 +15,8 @@ import bruteforce as bf
 import numpy as np
 import pytest
 
-from tnaas.automaton import Tempered
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
+from tnaas.inference.automaton import Tempered
 from tnaas.models.markov import MarkovModel
 
 SMOOTHINGS = ("none", "kneser-ney")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tnaas.corpus import corpus_from_items, load_bundled
+from tnaas.data.corpus import corpus_from_items, load_bundled
+from tnaas.data.tokens import tokenize
 from tnaas.errors import NotEnoughNovelItems, TnaasError
-from tnaas.generate import generate
 from tnaas.models.markov import MarkovModel
-from tnaas.tokens import tokenize
+from tnaas.tasks.generate import generate
 
 
 @pytest.fixture(scope="module")

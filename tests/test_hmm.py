@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from tnaas.cli import main
-from tnaas.completion import END_KEY
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
 from tnaas.errors import TnaasError
+from tnaas.inference.completion import END_KEY
 from tnaas.models import make_model
 from tnaas.models.hmm import HMMModel
 

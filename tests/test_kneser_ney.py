@@ -12,10 +12,10 @@ import markovify
 import numpy as np
 import pytest
 
-from tnaas.completion import END_KEY
-from tnaas.corpus import corpus_from_items
-from tnaas.kneser_ney import modified_discounts
+from tnaas.data.corpus import corpus_from_items
+from tnaas.inference.completion import END_KEY
 from tnaas.models.markov import MarkovModel
+from tnaas.models.markov.kneser_ney import modified_discounts
 
 STATE_SIZES = (1, 2, 3)
 NAMES = sorted(bf.CORPORA)

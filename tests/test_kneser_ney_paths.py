@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tnaas.kneser_ney as kneser_ney
-from tnaas.corpus import load_bundled
+import tnaas.models.markov.kneser_ney as kneser_ney
+from tnaas.data.corpus import load_bundled
 from tnaas.models.markov import MarkovModel
 
 

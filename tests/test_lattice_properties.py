@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tnaas.completion import END_KEY
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
 from tnaas.errors import TnaasError
+from tnaas.inference.completion import END_KEY
 from tnaas.models.markov import MarkovModel
 
 corpora = st.lists(st.text(alphabet="abc", min_size=1, max_size=4), min_size=5, max_size=8)

@@ -14,9 +14,9 @@ import bruteforce as bf
 import numpy as np
 import pytest
 
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
 from tnaas.errors import TnaasError
-from tnaas.lengths import chain_length_probs, custom_length
+from tnaas.inference.lengths import chain_length_probs, custom_length
 from tnaas.models.markov import MarkovModel
 
 SMOOTHINGS = ("none", "kneser-ney")

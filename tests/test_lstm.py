@@ -13,9 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-from tnaas.completion import END_KEY
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
 from tnaas.errors import TnaasError
+from tnaas.inference.completion import END_KEY
 from tnaas.models import MODELS
 
 TINY = corpus_from_items(["abc", "acb", "bca", "cab", "abca", "bb", "ca", "cba", "abcb", "ac"], "characters")

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import tnaas.ngram
-from tnaas.completion import END_KEY
-from tnaas.corpus import corpus_from_items, load_bundled
+import tnaas.models.markov.ngram
+from tnaas.data.corpus import corpus_from_items, load_bundled
+from tnaas.data.tokens import tokenize
 from tnaas.errors import TnaasError
-from tnaas.models.base import MAX_SAMPLES
+from tnaas.inference.completion import END_KEY
 from tnaas.models.markov import MarkovModel
-from tnaas.tokens import tokenize
+from tnaas.validation import MAX_SAMPLES
 
 BEGIN, END = markovify.chain.BEGIN, markovify.chain.END
 BUNDLED = ("pokemon", "ikea", "rhcp")
@@ -205,7 +205,7 @@ def test_next_token_distribution_is_empty_for_an_impossible_prefix(tiny_characte
 def test_counting_in_chunks_gives_the_same_table(monkeypatch):
     """Huge corpora are counted in chunks and merged; force many small chunks."""
     corpus = load_bundled("pokemon")
-    monkeypatch.setattr(tnaas.ngram, "_CHUNK_TOKENS", 50)
+    monkeypatch.setattr(tnaas.models.markov.ngram, "_CHUNK_TOKENS", 50)
     model = MarkovModel(state_size=3).fit(corpus)
     assert our_model_dict(model) == markovify.Chain(runs(corpus), 3).model
 

@@ -8,10 +8,10 @@ import markovify
 import numpy as np
 import pytest
 
-from tnaas.corpus import corpus_from_items, load_bundled
+from tnaas.data.corpus import corpus_from_items, load_bundled
+from tnaas.data.tokens import tokenize
 from tnaas.errors import TnaasError
 from tnaas.models.markov import MarkovModel
-from tnaas.tokens import tokenize
 
 BEGIN, END = markovify.chain.BEGIN, markovify.chain.END
 

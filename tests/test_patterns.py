@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tnaas.corpus import corpus_from_items
+from tnaas.data.corpus import corpus_from_items
 from tnaas.errors import TnaasError
+from tnaas.inference.patterns import GAP, LITERAL, MAX_PATTERN_TOKENS, ONE, compile_pattern, parse_pattern
 from tnaas.models.markov import MarkovModel
-from tnaas.patterns import GAP, LITERAL, MAX_PATTERN_TOKENS, ONE, compile_pattern, parse_pattern
 
 L = LITERAL
 

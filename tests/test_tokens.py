@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tnaas.data.tokens import TOKEN_KINDS, check_kind, detokenize, encode, infer_kind, normalise, tokenize
 from tnaas.errors import TnaasError
-from tnaas.tokens import TOKEN_KINDS, check_kind, detokenize, encode, infer_kind, normalise, tokenize
 
 # Derandomized (fixed examples every run, no example database) like every test here.
 kinds = st.sampled_from(TOKEN_KINDS)

@@ -11,11 +11,11 @@ import json
 import math
 import sys
 
-from tnaas.corpus import load_corpus, manifest
+from tnaas.data.corpus import load_corpus, manifest
 from tnaas.errors import NotEnoughNovelItems, TnaasError
-from tnaas.evaluate import evaluate
-from tnaas.generate import generate
 from tnaas.models import MODELS, get_spec
+from tnaas.tasks.evaluate import evaluate
+from tnaas.tasks.generate import generate
 
 MAX_TEXT_POSITIONS = 8  # the text view stays readable; --json has every position
 
@@ -235,7 +235,7 @@ def _cmd_evaluate(args, out) -> int:
 
 
 def _cmd_compare(args, out) -> int:
-    from tnaas.compare import compare_models, default_lineup, parse_model_choice
+    from tnaas.tasks.compare import compare_models, default_lineup, parse_model_choice
 
     corpus = load_corpus(args.corpus, token_kind=args.tokens, column=args.column)
     choices = [parse_model_choice(text) for text in args.models] if args.models else default_lineup()
@@ -270,7 +270,7 @@ def _cmd_compare(args, out) -> int:
 
 
 def _cmd_sounds_like(args, out) -> int:
-    from tnaas.quiz import fit_corpus_models, posterior
+    from tnaas.tasks.quiz import fit_corpus_models, posterior
 
     result = posterior(args.name, fit_corpus_models())
     if args.json:

@@ -10,60 +10,37 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
-from tnaas.any_length import AllPaths
-from tnaas.automaton import prefix_states, sample_ids, sequence_log_probs, temper
-from tnaas.completion import END_KEY, Completion, complete_exact
+from tnaas.data.tokens import decode
 from tnaas.errors import TnaasError
-from tnaas.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
-from tnaas.patterns import parse_pattern
-from tnaas.tokens import decode
-
-MAX_SAMPLES = 100_000  # per call: more than anyone reads, few enough to stay responsive
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 10.0
-
-
-def rng_from(random_state) -> np.random.Generator:
-    """A numpy Generator from a seed (int), None (fresh entropy) or a Generator."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0
-    ):
-        raise TnaasError(f"a seed must be a whole number of 0 or more, not {random_state!r}")
-    return np.random.default_rng(random_state)
-
-
-def check_count(n, what: str = "n", limit: int = MAX_SAMPLES) -> int:
-    """`n` as an int in 0..limit, else `TnaasError`."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= limit:
-        raise TnaasError(f"{what} must be a whole number from 0 to {limit:,}, not {n!r}")
-    return int(n)
-
-
-def check_temperature(temperature) -> float:
-    """`temperature` as a float in the allowed range, else `TnaasError`."""
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
-        raise TnaasError(f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, not {temperature!r}")
-    return value
+from tnaas.inference.any_length import AllPaths
+from tnaas.inference.automaton import prefix_states, sample_ids, sequence_log_probs, temper
+from tnaas.inference.completion import END_KEY, Completion, complete_exact
+from tnaas.inference.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
+from tnaas.inference.patterns import parse_pattern
+from tnaas.validation import check_count, check_temperature, rng_from
 
 
 @dataclass(frozen=True)
 class Heatmap:
-    """A matrix a model wants to show: long-form `data` with columns row, column, value.
+    """A matrix a model wants to show: `records` of (row, column, value) triples.
 
-    `value` is a probability (each row sums to at most 1). Titles name the axes.
+    `value` is a probability (each row sums to at most 1). Titles name the axes. `data`
+    is the same as a long-form DataFrame; pandas loads only when it is asked for, so the
+    model layer needs numpy alone.
     """
 
     title: str
     row_title: str
     column_title: str
-    data: pd.DataFrame
+    records: tuple[tuple[str, str, float], ...]
+
+    @property
+    def data(self):
+        """The records as a pandas DataFrame with columns row, column, value."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.records), columns=["row", "column", "value"])
 
 
 class SequenceModel:
@@ -97,7 +74,7 @@ class SequenceModel:
     def length_distribution(self, spec: LengthDistribution | str | None) -> LengthDistribution:
         """Resolve a length spec (`natural`, `corpus`, `MIN-MAX`, a length, or a
         `LengthDistribution`) against this model's training corpus."""
-        from tnaas.lengths import parse_length
+        from tnaas.inference.lengths import parse_length
 
         if spec is None:
             return NATURAL
@@ -181,7 +158,7 @@ class AutomatonModel(SequenceModel):
         length=None,
         temperature: float = 1.0,
     ) -> Completion:
-        """Exact answer to a masked pattern (see `tnaas.patterns` and `Completion`)."""
+        """Exact answer to a masked pattern (see `tnaas.inference.patterns` and `Completion`)."""
         self._check_fitted()
         automaton = temper(self.automaton_, check_temperature(temperature))
         lengths = self.length_distribution(length)

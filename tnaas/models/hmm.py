@@ -20,12 +20,12 @@ import logging
 from contextlib import contextmanager
 
 import numpy as np
-import pandas as pd
 
-from tnaas.automaton import Edges, ragged_arange
-from tnaas.completion import END_KEY
 from tnaas.errors import TnaasError
-from tnaas.models.base import AutomatonModel, Heatmap, rng_from
+from tnaas.inference.automaton import Edges, ragged_arange
+from tnaas.inference.completion import END_KEY
+from tnaas.models.base import AutomatonModel, Heatmap
+from tnaas.validation import rng_from
 
 MIN_HIDDEN_STATES, MAX_HIDDEN_STATES = 2, 64
 MIN_ITERATIONS, MAX_ITERATIONS = 1, 1000
@@ -113,7 +113,7 @@ class HMMModel(AutomatonModel):
     in the last column, `n_iter_` EM iterations run, `converged_`, `train_nll_` (nats
     per training token, END included, at the last E-step) and `automaton_`.
 
-    >>> from tnaas.corpus import load_bundled
+    >>> from tnaas.data.corpus import load_bundled
     >>> model = HMMModel(hidden_states=8, iterations=10, random_state=0).fit(load_bundled("pokemon"))
     >>> len(model.sample(5, random_state=0))
     5
@@ -198,22 +198,22 @@ class HMMModel(AutomatonModel):
         n = len(self.transmat_)
         labels = [f"h{i:0{len(str(n - 1))}d}" for i in range(n)]
         rows, cols = np.nonzero(self.transmat_)
-        transitions = pd.DataFrame(
-            {"row": [labels[i] for i in rows], "column": [labels[j] for j in cols], "value": self.transmat_[rows, cols]}
+        transitions = tuple(
+            (labels[i], labels[j], float(self.transmat_[i, j])) for i, j in zip(rows.tolist(), cols.tolist())
         )
         names = list(self.vocabulary_) + [END_KEY]
         usage = self.state_visits() @ self.emissionprob_  # expected emissions of each token per item
         top = np.argsort(-usage, kind="stable")[: max(1, int(limit))]
         if len(names) - 1 not in top:
             top = np.append(top[:-1], len(names) - 1)
-        emissions = [(labels[h], names[t], self.emissionprob_[h, t]) for h in range(n) for t in top]
+        emissions = tuple((labels[h], names[t], float(self.emissionprob_[h, t])) for h in range(n) for t in top)
         return [
             Heatmap(f"Hidden-state transitions ({n} states)", "hidden state", "next hidden state", transitions),
             Heatmap(
                 "Emissions (most used tokens)",
                 "hidden state",
                 "emitted token",
-                pd.DataFrame(emissions, columns=["row", "column", "value"]),
+                emissions,
             ),
         ]
 

@@ -3,9 +3,9 @@
 BEGIN → embedding → LSTM → linear layer over the vocabulary + END, trained by
 cross-entropy with early stopping on a seeded validation split. Scores are exact
 (natural log, END included); completion is exact by enumeration when the pattern has few
-candidates and approximate (sequential Monte Carlo) otherwise, see `tnaas.models.smc`.
+candidates and approximate (sequential Monte Carlo) otherwise, see `tnaas.inference.smc`.
 
->>> from tnaas.corpus import load_bundled
+>>> from tnaas.data.corpus import load_bundled
 >>> model = LSTMModel(hidden_size=64, epochs=5, random_state=0).fit(load_bundled("pokemon"))  # doctest: +SKIP
 >>> model.sample(3, random_state=1)  # doctest: +SKIP
 """
@@ -17,14 +17,14 @@ import math
 from contextlib import contextmanager
 
 import numpy as np
-import pandas as pd
 
-from tnaas.automaton import redraw_until
-from tnaas.completion import END_KEY, Completion
+from tnaas.data.tokens import decode
 from tnaas.errors import TnaasError
-from tnaas.models import smc
-from tnaas.models.base import Heatmap, SequenceModel, check_count, check_temperature, rng_from
-from tnaas.tokens import decode
+from tnaas.inference import smc
+from tnaas.inference.automaton import redraw_until
+from tnaas.inference.completion import END_KEY, Completion
+from tnaas.models.base import Heatmap, SequenceModel
+from tnaas.validation import check_count, check_temperature, rng_from
 
 # Architecture and training defaults, tuned on 31k US names (benchmarks/bench_lstm.py).
 EMBEDDING_SIZE = 48
@@ -271,10 +271,7 @@ class LSTMModel(SequenceModel):
         with torch.no_grad(), _threads(torch):
             probs = torch.softmax(_run(self.net_, inputs)[0][:, -1], dim=-1).numpy()
         names = [*self.vocabulary_, END_KEY]
-        data = pd.DataFrame(
-            [(names[r], names[c], float(probs[i, c])) for i, r in enumerate(rows) for c in columns],
-            columns=["row", "column", "value"],
-        )
+        data = tuple((names[r], names[c], float(probs[i, c])) for i, r in enumerate(rows) for c in columns)
         return [Heatmap("Next token after a one-token start", "first token", "second token", data)]
 
     def sample(self, n: int, random_state=None, temperature: float = 1.0, length=None) -> list[str]:
@@ -282,7 +279,7 @@ class LSTMModel(SequenceModel):
 
         `temperature` divides the logits of every choice. `length` other than natural draws
         each item's length from that distribution, then the item from an SMC approximation
-        of p(item | length) (see `tnaas.models.smc.sample_lengths`).
+        of p(item | length) (see `tnaas.inference.smc.sample_lengths`).
         """
         self._check_fitted()
         n = check_count(n)
@@ -331,11 +328,11 @@ class LSTMModel(SequenceModel):
         particles: int | None = None,
         max_candidates: int | None = None,
     ) -> Completion:
-        """The answer to a masked pattern (see `tnaas.patterns` and `Completion`).
+        """The answer to a masked pattern (see `tnaas.inference.patterns` and `Completion`).
 
         Exact, by scoring every candidate, when the pattern has a fixed length and at most
         `max_candidates` completions; otherwise approximate by sequential Monte Carlo with
-        `particles` particles, and `method` says so (see `tnaas.models.smc`).
+        `particles` particles, and `method` says so (see `tnaas.inference.smc`).
         """
         self._check_fitted()
         return smc.complete(

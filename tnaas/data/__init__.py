@@ -1,0 +1,1 @@
+"""The data layer: corpora (bundled and uploaded), the bounded file reader, tokens."""

@@ -1,0 +1,249 @@
+"""Interpolated modified Kneser-Ney smoothing of a Markov chain, as an automaton.
+
+Chen & Goodman's modified KN: three discounts per order (for counts 1, 2 and 3+),
+continuation counts below the top order, raw counts for histories that start with BEGIN
+(their left neighbour is always BEGIN, so continuation counts would be meaningless), and a
+uniform distribution over tokens + END at the bottom. Every known token gets a positive
+probability after every history.
+
+A state is the longest suffix of the context that was seen in training: the KN
+distribution of an unseen history equals that of its longest seen suffix, so this is
+exact and keeps the lattice as small as the trie.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.errors import TnaasError
+from tnaas.inference.automaton import Edges, LazyEdges
+from tnaas.models.markov.ngram import HistoryTrie
+
+MAX_DENSE_CELLS = 30_000_000  # states x tokens of one expansion (~240 MB of float64)
+# Models with at most this many states x outcomes are tabulated whole on first use (at most
+# 48 MB: float64 probabilities + int32 next states), so that every expansion is a gather.
+MAX_TABLE_CELLS = 1 << 22
+_DEFAULT_DISCOUNTS = np.array([0.5, 1.0, 1.5])
+
+
+def modified_discounts(counts: np.ndarray) -> np.ndarray:
+    """Chen & Goodman's D1, D2, D3+ from the counts of one order (float64 (3,)).
+
+    Falls back to (0.5, 1.0, 1.5) where the count-of-counts are too sparse to estimate.
+    """
+    n = np.array([(counts == r).sum() for r in (1, 2, 3, 4)], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = n[0] / (n[0] + 2 * n[1])
+        d = np.array([1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2]])
+    # D_r needs n_r and n_(r+1), and every D needs Y, i.e. n_1 > 0 (SRILM refuses otherwise)
+    sparse = (n[:3] == 0) | (n[1:] == 0) | (n[0] == 0)
+    bad = sparse | ~np.isfinite(d) | (d <= 0)
+    d[bad] = _DEFAULT_DISCOUNTS[bad]
+    return np.minimum(d, [1.0, 2.0, 3.0])
+
+
+def _check_size(n_states: int, n_columns: int) -> None:
+    if n_states * n_columns > MAX_DENSE_CELLS:
+        raise TnaasError(
+            f"too large for the smoothed model: {n_states:,} states x {n_columns:,} tokens "
+            f"(the limit is {MAX_DENSE_CELLS:,}); use fewer unknown tokens or the natural length, "
+            "a smaller state size, or no smoothing"
+        )
+
+
+class KneserNeyAutomaton:
+    """Interpolated modified Kneser-Ney over the histories of a `HistoryTrie`.
+
+    Per history h: p(w | h) = max(c(h, w) - D(c), 0) / c(h) + gamma(h) p(w | h minus its
+    first token), down to a uniform distribution over the V tokens and END.
+    """
+
+    def __init__(self, trie: HistoryTrie):
+        self.trie = trie
+        self.vocabulary = trie.counts.vocabulary
+        self.n_states = trie.n_nodes
+        self.k = trie.counts.state_size
+        self.n_outcomes = len(self.vocabulary) + 1  # tokens + END
+        begin = trie.counts.begin_id
+        n = trie.n_nodes
+        starts_with_begin = trie.first == begin
+
+        node = np.repeat(np.arange(n), np.diff(trie.edge_start))
+        token = trie.edge_token.copy()
+        raw = trie.edge_count.astype(np.float64)
+        rows_node, rows_token, rows_count = [], [], []
+        self.discounts = np.zeros((self.k + 1, 3))
+        for j in range(self.k, -1, -1):
+            if j < self.k:  # marginalise order j+1 onto parents
+                key = trie.parent[node] * self.n_outcomes + token
+                pairs, group = np.unique(key, return_inverse=True)
+                raw = np.bincount(group, weights=raw)
+                distinct = np.bincount(group).astype(np.float64)
+                node, token = pairs // self.n_outcomes, pairs % self.n_outcomes
+                used = np.where(starts_with_begin[node], raw, distinct)
+            else:
+                used = raw
+            self.discounts[j] = modified_discounts(used)
+            rows_node.append(node)
+            rows_token.append(token)
+            rows_count.append(used)
+        node = np.concatenate(rows_node)
+        token = np.concatenate(rows_token)
+        count = np.concatenate(rows_count)
+        order = np.lexsort((token, node))
+        node, token, count = node[order], token[order], count[order]
+        d = self.discounts[self.trie.order[node]]
+        discount = np.where(count >= 3, d[:, 2], np.where(count == 2, d[:, 1], d[:, 0]))
+        total = np.bincount(node, weights=count, minlength=n)
+        if (total[np.unique(node)] <= 0).any() or total[0] <= 0:
+            raise TnaasError("cannot smooth an empty chain")
+        self._token = token
+        self._weight = (count - discount) / total[node]
+        self._gamma = np.zeros(n)
+        np.add.at(self._gamma, node, discount)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self._gamma = np.where(total > 0, self._gamma / total, 1.0)
+        self._start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(node, minlength=n), out=self._start[1:])
+        # Small models are tabulated once, here: every later call reads, nothing is cached
+        # lazily, so a fitted model shared between app sessions is never changed.
+        self._tables: tuple[np.ndarray, np.ndarray] | None = None
+        if self.n_states * self.n_outcomes <= MAX_TABLE_CELLS:
+            self._tables = (
+                self._dense(np.arange(self.n_states), np.arange(self.n_outcomes)),
+                self._next_table(),
+            )
+
+    # -------------------------------------------------------------- distributions
+    def dense(self, states: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """p(columns[c] | states[i]) as float64 (len(states), len(columns)).
+
+        `columns` are outcome ids (tokens 0..V-1, END = V). Computed order by order from
+        the root up, sharing each ancestor's row among its descendants.
+        """
+        states = np.asarray(states, dtype=np.int64)
+        columns = np.asarray(columns, dtype=np.int64)
+        _check_size(len(states), len(columns))
+        tables = self._tabulated()
+        if tables:
+            return tables[0][np.ix_(states, columns)]
+        return self._dense(states, columns)
+
+    def _dense(self, states: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        # Each row depends only on its own state, so computing a batch or the whole table
+        # gives the same numbers bit for bit.
+        column_of = np.full(self.n_outcomes, -1, dtype=np.int64)
+        column_of[columns] = np.arange(len(columns))
+        ancestors = [np.unique(states)]
+        while len(ancestors[-1]):
+            up = self.trie.parent[ancestors[-1]]
+            ancestors.append(np.unique(up[up >= 0]))
+        nodes_all = np.unique(np.concatenate(ancestors))
+        order_all = self.trie.order[nodes_all]
+        out = np.empty((len(states), len(columns)))
+        state_order = self.trie.order[states]
+        parent_nodes = parent_rows = None
+        for j in range(self.k + 1):  # root first: each order builds on its parents' rows
+            nodes = nodes_all[order_all == j]
+            if j == 0:
+                rows = np.full((len(nodes), len(columns)), self._gamma[0] / self.n_outcomes)
+            else:
+                parents = np.searchsorted(parent_nodes, self.trie.parent[nodes])
+                rows = self._gamma[nodes][:, None] * parent_rows[parents]
+            self._add_counts(rows, nodes, column_of)
+            here = state_order == j
+            out[here] = rows[np.searchsorted(nodes, states[here])]
+            parent_nodes, parent_rows = nodes, rows
+        return out
+
+    def _add_counts(self, block: np.ndarray, nodes: np.ndarray, column_of: np.ndarray) -> None:
+        counts = self._start[nodes + 1] - self._start[nodes]
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        entry = np.repeat(self._start[nodes], counts) + within
+        row = np.repeat(np.arange(len(nodes)), counts)
+        column = column_of[self._token[entry]]
+        hit = column >= 0
+        np.add.at(block, (row[hit], column[hit]), self._weight[entry][hit])
+
+    # --------------------------------------------------------------- transitions
+    def next_state(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """The longest seen suffix of (state history + token), for each pair (int64 (n,)).
+
+        `tokens` are token ids 0..V-1.
+        """
+        tables = self._tabulated()
+        if tables:
+            return tables[1][np.asarray(states, dtype=np.int64), np.asarray(tokens, dtype=np.int64)].astype(np.int64)
+        return self._next_state(states, tokens)
+
+    def _next_state(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        trie = self.trie
+        current = np.asarray(states, dtype=np.int64).copy()
+        tokens = np.asarray(tokens, dtype=np.int64)
+        full = trie.order[current] == self.k
+        current[full] = trie.parent[current[full]]
+        result = np.zeros(len(current), dtype=np.int64)
+        pending = np.arange(len(current))
+        while len(pending):
+            found = trie.child(current[pending], tokens[pending])
+            hit = found >= 0
+            result[pending[hit]] = found[hit]
+            pending = pending[~hit]
+            current[pending] = trie.parent[current[pending]]
+            pending = pending[current[pending] >= 0]  # below the root: stay at the root
+        return result
+
+    def _tabulated(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(p(outcome | state) float64 (states, V + 1), next state int32 (states, V)), or None
+        when the model has more than `MAX_TABLE_CELLS` cells (then rows are computed on demand)."""
+        return self._tables
+
+    def _next_table(self) -> np.ndarray:
+        """`next_state` for every (state, token) at once, int32 (states, V).
+
+        Row by row from the root up: after history h, token w leads to the child (h, w) if
+        it was seen, else to wherever it leads after h minus its first token; a full-order
+        state continues as its parent does (its history minus the first token).
+        """
+        trie = self.trie
+        n_tokens = len(self.vocabulary)
+        table = np.zeros((self.n_states, n_tokens), dtype=np.int32)
+        prefix, last = np.divmod(trie.child_keys, trie.radix)
+        for j in range(self.k + 1):
+            nodes = np.flatnonzero(trie.order == j)
+            if j > 0:
+                table[nodes] = table[trie.parent[nodes]]
+            if j < self.k:
+                here = (trie.order[prefix] == j) & (last < n_tokens)  # BEGIN never follows
+                table[prefix[here], last[here]] = trie.child_nodes[here]
+        return table
+
+    # ---------------------------------------------------------- automaton protocol
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """The single BEGIN state with probability 1."""
+        return np.array([self.trie.begin_state]), np.ones(1)
+
+    def edge_count(self, states: np.ndarray, tokens: np.ndarray | None = None) -> int:
+        """How many edges `expand(states, tokens)` returns: every (state, token) pair, as
+        smoothing leaves no zeros."""
+        return len(states) * (len(self.vocabulary) if tokens is None else len(np.unique(tokens)))
+
+    def expand(self, states: np.ndarray, tokens: np.ndarray | None = None) -> Edges:
+        """Every token (or only `tokens`) after each state: smoothing leaves no zeros."""
+        states = np.asarray(states, dtype=np.int64)
+        columns = np.arange(len(self.vocabulary)) if tokens is None else np.unique(np.asarray(tokens, dtype=np.int64))
+        src = np.repeat(np.arange(len(states)), len(columns))
+        token = np.tile(columns, len(states))
+        tables = self._tabulated()
+        if tables and tokens is None:  # every token: whole rows of the tables, no 2-D indexing
+            _check_size(len(states), len(columns))
+            probs = tables[0][states, : len(columns)]
+            dst = tables[1][states].reshape(-1).astype(np.int64)
+        else:  # destinations on demand: a sampler needs only the picked edges' (see LazyEdges)
+            probs = self.dense(states, columns)
+            return LazyEdges(src, token, probs.reshape(-1), lambda i: self.next_state(states[src[i]], token[i]))
+        return Edges(src, token, dst, probs.reshape(-1))
+
+    def end_prob(self, states: np.ndarray) -> np.ndarray:
+        """p(END | state) for each state, float64 (n,)."""
+        return self.dense(states, np.array([len(self.vocabulary)]))[:, 0]

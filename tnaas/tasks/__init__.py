@@ -1,0 +1,1 @@
+"""What users do with a fitted model: generate, evaluate, compare, the quiz."""
