@@ -58,9 +58,9 @@ def test_a_space_token_is_shown_as_a_visible_symbol():
 def test_posterior_frame_holds_each_positions_distribution(model):
     completion = model.complete("*b*", top=5)
     frame = charts.posterior_frame(completion)
-    assert sorted(frame["position"].unique()) == ["#1", "#3"]
+    assert sorted(frame["position"].unique()) == ["position 0", "position 2"]
     for position in completion.positions:
-        rows = frame[frame["position"] == f"#{position['index'] + 1}"]
+        rows = frame[frame["position"] == f"position {position['index']}"]
         assert dict(zip(rows["token"], rows["probability"])) == pytest.approx(position["distribution"])
         assert rows["probability"].sum() == pytest.approx(1.0)
     assert_readable(charts.posterior_chart(completion))
@@ -135,10 +135,10 @@ def test_a_gap_pattern_draws_only_its_first_positions_and_says_so(model):
     completion = model.complete("a%", top=3)
     assert len(completion.positions) == 13
     frame = charts.posterior_frame(completion, max_positions=2)
-    assert frame["position"].unique().tolist() == ["#2", "#3"]
+    assert frame["position"].unique().tolist() == ["position 1", "position 2"]
     short = spec_of(charts.posterior_chart(completion, max_positions=4))
     assert short["title"]["subtitle"] == "the first 4 of 13 unknown positions"
-    assert short["encoding"]["y"]["sort"] == ["#2", "#3", "#4", "#5"]
+    assert short["encoding"]["y"]["sort"] == ["position 1", "position 2", "position 3", "position 4"]
     assert (
         spec_of(charts.posterior_chart(completion, max_positions=20))["title"]
         == "Posterior of each unknown position given 'a%'"

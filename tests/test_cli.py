@@ -98,10 +98,16 @@ def test_generate_n_new_items_with_a_seed(capsys):
 
 def test_generate_json_and_options(capsys):
     argv = ["generate", "--corpus", "rhcp", "--state-size", "1", "-n", "5", "--seed", "3", "--json"]
-    items = json.loads(run_ok(argv, capsys))
+    answer = json.loads(run_ok(argv, capsys))
+    items = answer["items"]
     assert isinstance(items, list) and len(items) == 5 and all(isinstance(item, str) for item in items)
+    assert answer["seed"] == 3 and answer["model"] == {
+        "name": "markov",
+        "params": {"smoothing": "none", "state_size": 1},
+    }
+    assert answer["corpus"]["name"] == "rhcp" and answer["corpus"]["content_hash"] == load_bundled("rhcp").content_hash
     hot = json.loads(run_ok([*argv, "--temperature", "2.5"], capsys))
-    assert hot != items
+    assert hot["items"] != items and hot["temperature"] == 2.5
 
 
 def test_generate_include_existing(capsys):
@@ -233,7 +239,7 @@ BAD = {
     "missing file": (["generate", "--corpus", "no/such/file.txt"], ["no/such/file.txt"]),
     "state size 0": (["generate", "--corpus", "pokemon", "--state-size", "0"], ["state size"]),
     "state size 7": (["complete", "a*", "--corpus", "pokemon", "--state-size", "7"], ["state size"]),
-    "state size text": (["generate", "--corpus", "pokemon", "--state-size", "three"], ["--state-size"]),
+    "state size text": (["generate", "--corpus", "pokemon", "--state-size", "three"], ["state size", "three"]),
     "negative n": (["generate", "--corpus", "pokemon", "-n", "-3"], ["-3"]),
     "unknown model": (["generate", "--corpus", "pokemon", "--model", "gpt"], ["gpt", "markov"]),
     "unknown subcommand": (["frobnicate"], ["frobnicate"]),
@@ -305,7 +311,7 @@ def test_entry_point_generates_what_main_generates(capsys):
     argv = ["generate", "--corpus", "pokemon", "-n", "5", "--seed", "11", "--json"]
     done = python_m_tnaas(*argv)
     assert done.returncode == 0 and done.stderr == ""
-    assert len(json.loads(done.stdout)) == 5
+    assert len(json.loads(done.stdout)["items"]) == 5
     assert done.stdout == run_ok(argv, capsys), "same seed, same output, in or out of process"
 
 

@@ -67,8 +67,10 @@ def test_compare_cli_prints_a_table_and_json():
     assert out.getvalue().splitlines()[0].split()[:2] == ["model", "nll/token"]
     out = io.StringIO()
     main(["compare", "--corpus", "ikea", "--models", "markov:state_size=3,smoothing=kneser-ney", "--json"], out=out)
-    (row,) = json.loads(out.getvalue())
+    answer = json.loads(out.getvalue())
+    (row,) = answer["rows"]
     assert row["model"] == "markov k=3 kneser-ney" and row["nll_per_token"] > 0
+    assert answer["seed"] == 0 and answer["test_items"] == row["test_items"] > 0
 
 
 @pytest.fixture(scope="module")

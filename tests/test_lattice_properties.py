@@ -67,7 +67,7 @@ def test_completion_invariants(items, k, smoothing, pattern, length):
     if p == 0:
         assert completion.positions == completion.top == completion.samples == []
         assert "probability is 0" in completion.message
-        assert ("moothing" in completion.message) == (smoothing == "none")
+        assert "moothing" not in completion.message  # model-neutral: the service adds the remedy
         assert smoothing == "none" or length is not None, "smoothing makes every pattern possible"
         return
 

@@ -18,3 +18,15 @@ class NotEnoughNovelItems(TnaasError):
     def __init__(self, message: str, items: list[str]):
         super().__init__(message)
         self.items = items
+
+
+class UnknownName(TnaasError):
+    """A corpus or model name that does not exist; `choices` lists the valid names (the API answers 404)."""
+
+    def __init__(self, message: str, choices: list[str]):
+        super().__init__(message)
+        self.choices = choices
+
+
+class TooCostly(TnaasError):
+    """A request that would exceed a memory, size or time budget; the message names what to change."""

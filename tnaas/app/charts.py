@@ -82,11 +82,11 @@ def posterior_frame(
     completion: Completion, top_tokens: int = 12, max_positions: int = MAX_POSITIONS, max_columns: int = MAX_COLUMNS
 ) -> pd.DataFrame:
     """The posterior of each shown unknown position (see `shown_positions`), long form:
-    position (1-based label), token, probability. Per position only its `top_tokens` most
+    position (counted from 0, as the CLI and the JSON answers count), token, probability. Per position only its `top_tokens` most
     probable tokens, and over all positions the `max_columns` tokens of largest total mass."""
     rows = []
     for position in shown_positions(completion, max_positions):
-        label = f"#{position['index'] + 1}"
+        label = f"position {position['index']}"
         for token, p in list(position["distribution"].items())[:top_tokens]:
             rows.append((label, show_token(token), p))
     data = pd.DataFrame(rows, columns=["position", "token", "probability"])

@@ -30,6 +30,8 @@ from tnaas.data.corpus import Corpus, bundled_names, load_bundled, manifest, rea
 from tnaas.errors import NotEnoughNovelItems, TnaasError
 from tnaas.inference.lengths import MAX_ITEM_TOKENS
 from tnaas.models import MODELS, ModelSpec, get_spec
+from tnaas.service import ModelRequest
+from tnaas.service.core import with_remedy
 from tnaas.tasks.compare import compare_models
 from tnaas.tasks.generate import generate
 from tnaas.tasks.quiz import QUIZ_CORPORA, casefolded, fit_corpus_models, make_question, posterior
@@ -298,7 +300,10 @@ def use_example(pattern_key: str) -> None:
 def complete(model_key: tuple, pattern: str, top: int, samples: int, seed: int, length: tuple, temperature, _model):
     """`model.complete(...)`, cached per model and arguments (a `Completion`)."""
     length = resolve_length(length)
-    return _model.complete(pattern, top=top, samples=samples, random_state=seed, length=length, temperature=temperature)
+    result = _model.complete(
+        pattern, top=top, samples=samples, random_state=seed, length=length, temperature=temperature
+    )
+    return with_remedy(result, ModelRequest(model_key[1], model_key[2]))
 
 
 @cached_result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,6 +44,14 @@ class Completion:
         """False when no item of the model can match the pattern."""
         return self.probability > 0
 
+    def with_hint(self, hint: str) -> Completion:
+        """The same answer with `hint` said right after the reason the pattern cannot match."""
+        reason = impossible_message(self.pattern)
+        if not hint or self.matches:
+            return self
+        rest = self.message.removeprefix(reason) if self.message.startswith(reason) else " " + self.message
+        return replace(self, message=f"{reason} {hint}{rest}".rstrip())
+
     def to_dict(self) -> dict:
         """The JSON shape of `python -m tnaas complete --json`."""
         return {
@@ -59,10 +67,10 @@ class Completion:
         }
 
 
-def impossible_message(pattern: str, smoothed: bool) -> str:
-    """What to tell a user whose pattern has probability 0."""
-    hint = "" if smoothed else " Smoothing (kneser-ney) gives every pattern over known tokens a chance."
-    return f"No item this model can generate matches {pattern!r}: its probability is 0.{hint}"
+def impossible_message(pattern: str, smoothed: bool | None = None) -> str:
+    """What to tell a user whose pattern has probability 0 (model-neutral: the caller, who
+    knows the model's options, adds hints with `Completion.with_hint`)."""
+    return f"No item this model can generate matches {pattern!r}: its probability is 0."
 
 
 def complete_exact(

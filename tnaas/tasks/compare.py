@@ -9,7 +9,10 @@ from tnaas.data.corpus import Corpus
 from tnaas.errors import TnaasError
 from tnaas.models import MODELS, get_spec
 from tnaas.tasks.evaluate import evaluate, train_test_split
-from tnaas.validation import rng_from
+from tnaas.validation import check_float, check_int, rng_from
+
+MAX_COMPARE_SAMPLES = 2_000  # samples per model: a smoothed word chain holds samples x vocabulary
+MAX_TEST_ITEMS = 1_000_000
 
 DEFAULT_LINEUP = (
     "markov:state_size=2",
@@ -50,15 +53,21 @@ def parse_model_choice(text: str) -> ModelChoice:
         key = key.strip().replace("-", "_")
         if not sep or key not in known:
             raise TnaasError(
-                f"bad model option {part!r} for {name}: use one of {', '.join(known) or '(none)'} as name=value"
+                f"bad model option {part[:40]!r} for {name}: use one of {', '.join(known) or '(none)'} as name=value"
             )
-        h = known[key]
-        try:
-            typed = {"int": int, "float": float}.get(h.kind, str)(value.strip())
-        except ValueError:
-            raise TnaasError(f"{key} must be a {h.kind}, not {value.strip()!r}") from None
-        params.append((key, typed))
-    return ModelChoice(name, tuple(params))
+        params.append((key, known[key].parse(value)))  # the registry parses and checks the value
+    return ModelChoice(spec.name, tuple(params))
+
+
+def parse_test_size(value) -> int | float:
+    """The held-out part: a share in (0, 1) or a whole count of items (>= 1), validated.
+
+    NaN, infinities and absurd values are refused in one line (see `tnaas.validation`).
+    """
+    share = check_float(value, "test size", 0.0, MAX_TEST_ITEMS, low_open=True)
+    if share < 1:
+        return share
+    return check_int(share, "test size (a count of items)", 1, MAX_TEST_ITEMS)
 
 
 @dataclass(frozen=True)

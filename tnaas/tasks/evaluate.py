@@ -30,8 +30,9 @@ class Evaluation:
     unknown_token_items: int = 0
     unknown_tokens: tuple[str, ...] = ()
 
-    def explain_infinity(self, smoothed: bool) -> str:
-        """Why the NLL is infinite, in a sentence (empty when it is finite)."""
+    def explain_infinity(self, hint: str = "") -> str:
+        """Why the NLL is infinite, in a sentence (empty when it is finite); `hint`, from the
+        caller who knows the model's options, says what gives unseen transitions a chance."""
         if math.isfinite(self.nll_per_token):
             return ""
         parts = []
@@ -43,7 +44,7 @@ class Evaluation:
             )
         unseen = self.impossible_items - self.unknown_token_items
         if unseen:
-            fix = "" if smoothed else " (--smoothing kneser-ney gives them a probability)"
+            fix = f" ({hint})" if hint else ""
             parts.append(f"{unseen} of {self.items} test items need a transition never seen in training{fix}")
         return "; ".join(parts)
 
