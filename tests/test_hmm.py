@@ -254,8 +254,21 @@ def test_seeded_fitting_is_reproducible_and_leaves_the_global_rng_alone():
     for name in ("startprob_", "transmat_", "emissionprob_"):
         assert np.array_equal(getattr(first, name), getattr(again, name))
     assert not np.allclose(first.emissionprob_, other.emissionprob_)
-    unseeded = [HMMModel(hidden_states=3, iterations=2).fit(TINY).emissionprob_ for _ in range(2)]
-    assert not np.allclose(*unseeded)  # None means fresh entropy, not a fixed default
+
+
+def test_unseeded_fitting_is_reproducible_with_the_default_seed():
+    # None means the fixed default seed, resolved at fit time: every run, same model.
+    np.random.seed(3)
+    unseeded = [HMMModel(hidden_states=3, iterations=2) for _ in range(2)]
+    np.random.seed(4)  # the global RNG plays no part
+    fitted = [model.fit(TINY) for model in unseeded]
+    assert all(model.random_state is None for model in fitted)  # the argument is stored as given
+    explicit = HMMModel(hidden_states=3, iterations=2, random_state=0).fit(TINY)
+    other = HMMModel(hidden_states=3, iterations=2, random_state=1).fit(TINY)
+    for name in ("startprob_", "transmat_", "emissionprob_"):
+        assert np.array_equal(getattr(fitted[0], name), getattr(fitted[1], name))
+        assert np.array_equal(getattr(fitted[0], name), getattr(explicit, name))
+    assert not np.allclose(fitted[0].emissionprob_, other.emissionprob_)
 
 
 def test_fit_reports_progress_and_learned_state():

@@ -3,6 +3,11 @@
 An automaton has integer states, a start distribution, and from each state a set of
 edges (token, next state, probability) plus a probability of ending there. Markov chains
 (plain or smoothed) and HMMs all compile to this, so one inference engine serves them all.
+
+Forward passes here (`sequence_log_probs`, `prefix_log_states`) keep every path weight in
+log space: a scaled linear pass loses any state whose weight relative to the best one
+drops below ~1e-308 within a step, and on long or unlikely items (HMM emissions of 1e-300
+are normal after EM) that state can be the one that matters a few tokens later.
 """
 
 from __future__ import annotations
@@ -24,20 +29,29 @@ class Edges:
 
     `src`: int64 (e,), index into the `states` array that was expanded; `token`: int64
     (e,) token ids; `dst`: int64 (e,) state ids; `prob`: float64 (e,) probabilities.
+    `log_prob`: float64 (e,) their natural logs when the automaton knows them more
+    precisely than `log(prob)` (an HMM edge B·A can underflow to 0 where its log is
+    finite); None means `log(prob)`. Read it through `log_probs()`.
     """
 
     src: np.ndarray
     token: np.ndarray
     dst: np.ndarray
     prob: np.ndarray
+    log_prob: np.ndarray | None = None
+
+    def log_probs(self) -> np.ndarray:
+        """Natural log of every edge's probability, float64 (e,) (-inf for 0)."""
+        return self.log_prob if self.log_prob is not None else safe_log(self.prob)
 
     def take(self, keep: np.ndarray) -> Edges:
         """The edges selected by a boolean mask or an index array."""
-        return Edges(self.src[keep], self.token[keep], self.dst[keep], self.prob[keep])
+        log_prob = None if self.log_prob is None else self.log_prob[keep]
+        return Edges(self.src[keep], self.token[keep], self.dst[keep], self.prob[keep], log_prob)
 
-    def with_prob(self, prob: np.ndarray) -> Edges:
-        """The same edges with other probabilities (float64 (e,))."""
-        return Edges(self.src, self.token, self.dst, prob)
+    def with_prob(self, prob: np.ndarray, log_prob: np.ndarray | None = None) -> Edges:
+        """The same edges with other probabilities (float64 (e,)) and optionally their logs."""
+        return Edges(self.src, self.token, self.dst, prob, log_prob)
 
     def destinations(self, index: np.ndarray) -> np.ndarray:
         """`dst[index]`: what a sampler needs of the edges it picked."""
@@ -53,9 +67,14 @@ class LazyEdges:
     `resolve(edge indices) -> destination states` does the work.
     """
 
-    def __init__(self, src: np.ndarray, token: np.ndarray, prob: np.ndarray, resolve):
+    def __init__(self, src: np.ndarray, token: np.ndarray, prob: np.ndarray, resolve, log_prob=None):
         self.src, self.token, self.prob = src, token, prob
+        self.log_prob = log_prob
         self._resolve = resolve
+
+    def log_probs(self) -> np.ndarray:
+        """Natural log of every edge's probability, float64 (e,) (see `Edges.log_prob`)."""
+        return self.log_prob if self.log_prob is not None else safe_log(self.prob)
 
     @cached_property
     def dst(self) -> np.ndarray:
@@ -69,11 +88,12 @@ class LazyEdges:
     def take(self, keep: np.ndarray) -> LazyEdges:
         """The edges selected by a boolean mask or an index array, still lazy."""
         kept = np.arange(len(self.src))[keep]
-        return LazyEdges(self.src[keep], self.token[keep], self.prob[keep], lambda i: self._resolve(kept[i]))
+        log_prob = None if self.log_prob is None else self.log_prob[keep]
+        return LazyEdges(self.src[keep], self.token[keep], self.prob[keep], lambda i: self._resolve(kept[i]), log_prob)
 
-    def with_prob(self, prob: np.ndarray) -> LazyEdges:
-        """The same edges with other probabilities, still lazy."""
-        return LazyEdges(self.src, self.token, prob, self._resolve)
+    def with_prob(self, prob: np.ndarray, log_prob: np.ndarray | None = None) -> LazyEdges:
+        """The same edges with other probabilities (and optionally their logs), still lazy."""
+        return LazyEdges(self.src, self.token, prob, self._resolve, log_prob)
 
 
 class Automaton(Protocol):
@@ -93,6 +113,37 @@ class Automaton(Protocol):
 
     # Optional: `edge_count(states, tokens) -> int`, the number of edges `expand` would
     # return, cheap to compute; the lattice uses it to refuse an oversized query up front.
+    # Optional: `deterministic: bool` (default True), whether the state after a prefix is a
+    # function of its tokens. Only then is tempering the edges (`temper`) the same as
+    # tempering p(next token | prefix); `temper` refuses automata that say False.
+
+
+def safe_log(x: np.ndarray) -> np.ndarray:
+    """`np.log(x)` with log 0 = -inf and no warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(x)
+
+
+def logsumexp(values: np.ndarray) -> float:
+    """log Σ exp(values) of float64 (k,) logs, shifted by the maximum (-inf when empty or all -inf)."""
+    top = float(np.max(values)) if len(values) else -np.inf
+    if top == -np.inf:
+        return -np.inf
+    return top + float(np.log(np.sum(np.exp(values - top))))
+
+
+def group_logsumexp(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """log Σ exp(values[i]) over the i with `group[i] == g`, for g < n_groups.
+
+    `group`: int64 (k,); `values`: float64 (k,) logs (-inf allowed). Returns float64
+    (n_groups,), -inf for empty groups. Shifted by each group's maximum, so nothing that
+    is representable relative to the group's total underflows.
+    """
+    top = np.full(n_groups, -np.inf)
+    np.maximum.at(top, group, values)
+    shift = np.where(np.isfinite(top), top, 0.0)
+    total = np.bincount(group, weights=np.exp(values - shift[group]), minlength=n_groups)
+    return shift + safe_log(total)
 
 
 def ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -103,10 +154,14 @@ def ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 class Tempered:
-    """An automaton whose every choice is sharpened (T < 1) or flattened (T > 1).
+    """A deterministic automaton whose every choice is sharpened (T < 1) or flattened (T > 1).
 
     Each state's options (edges and ending) get probability p**(1/T), renormalised per
-    state; the start distribution likewise. T = 1 gives the automaton back unchanged.
+    state; the start distribution likewise. T = 1 gives the automaton back unchanged. The
+    one definition of temperature in TNaaS is per step on p(next token | prefix) (END
+    included); when the state is a function of the prefix (Markov chains) a state's
+    options ARE that distribution, so this is it exactly. Worked in log space, so an edge
+    whose probability underflows to 0 but whose log is finite still gets its p**(1/T).
     """
 
     def __init__(self, base: Automaton, temperature: float):
@@ -115,28 +170,27 @@ class Tempered:
         self.vocabulary = base.vocabulary
         self.n_states = base.n_states
 
-    def _norm(self, states: np.ndarray) -> np.ndarray:
+    def _log_norm(self, states: np.ndarray) -> np.ndarray:
         edges = self.base.expand(states)
-        total = np.bincount(edges.src, weights=edges.prob ** (1 / self.temperature), minlength=len(states)).astype(
-            float
-        )
-        total += self.base.end_prob(states) ** (1 / self.temperature)
+        n = len(states)
+        scaled = np.concatenate([edges.log_probs(), safe_log(self.base.end_prob(states))]) / self.temperature
+        total = group_logsumexp(np.concatenate([edges.src, np.arange(n)]), scaled, n)
         # A state with no options at all (a history the chain never continues from) stays
         # without options instead of turning into 0/0.
-        return np.where(total > 0, total, 1.0)
+        return np.where(np.isfinite(total), total, 0.0)
 
     def start(self):
         states, probs = self.base.start()
-        weights = probs ** (1 / self.temperature)
-        return states, weights / weights.sum()
+        weights = safe_log(probs) / self.temperature
+        return states, np.exp(weights - logsumexp(weights))
 
     def expand(self, states, tokens=None):
         edges = self.base.expand(states, tokens)
-        norm = self._norm(states)
-        return edges.with_prob(edges.prob ** (1 / self.temperature) / norm[edges.src])
+        log_prob = edges.log_probs() / self.temperature - self._log_norm(states)[edges.src]
+        return edges.with_prob(np.exp(log_prob), log_prob)
 
     def end_prob(self, states):
-        return self.base.end_prob(states) ** (1 / self.temperature) / self._norm(states)
+        return np.exp(safe_log(self.base.end_prob(states)) / self.temperature - self._log_norm(states))
 
     @property
     def edge_count(self):
@@ -145,8 +199,21 @@ class Tempered:
 
 
 def temper(automaton: Automaton, temperature: float) -> Automaton:
-    """`automaton` at the given temperature (itself when the temperature is 1)."""
-    return automaton if temperature == 1 else Tempered(automaton, temperature)
+    """`automaton` at the given temperature (itself when the temperature is 1).
+
+    Refused (`TnaasError`) for an automaton that is not deterministic (an HMM): there the
+    next-token distribution mixes hidden states by their posterior, and tempering that
+    mixture gives a model that no finite automaton represents (see `Tempered`).
+    """
+    if temperature == 1:
+        return automaton
+    if not getattr(automaton, "deterministic", True):
+        raise TnaasError(
+            f"temperature {temperature:g} needs temperature 1 here: this model has hidden states, so its "
+            "tempered next-token distribution is no finite automaton and exact completion or "
+            "length-controlled generation cannot use it (plain generation can)"
+        )
+    return Tempered(automaton, temperature)
 
 
 def choose(owner: np.ndarray, weights: np.ndarray, n_owners: int, picks: np.ndarray, rng) -> np.ndarray:
@@ -243,8 +310,9 @@ def _sample_batch(automaton: Automaton, n: int, rng, max_length: int) -> list[np
 def sequence_log_probs(automaton: Automaton, sequences: list[np.ndarray]) -> np.ndarray:
     """Natural-log probability of each token-id sequence, END included (float64 (n,)).
 
-    A batched forward pass over all sequences at once; ids < 0 (unknown tokens) and
-    impossible transitions give -inf. Exact for nondeterministic automata (HMMs) too.
+    A batched forward pass over all sequences at once, in log space (see the module
+    docstring); ids < 0 (unknown tokens) and impossible transitions give -inf. Exact for
+    nondeterministic automata (HMMs) too.
     """
     n = len(sequences)
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
@@ -255,17 +323,16 @@ def sequence_log_probs(automaton: Automaton, sequences: list[np.ndarray]) -> np.
     start_states, start_probs = automaton.start()
     item = np.repeat(np.arange(n), len(start_states))
     state = np.tile(np.asarray(start_states, dtype=np.int64), n)
-    weight = np.tile(np.asarray(start_probs, dtype=np.float64), n)
-    log_scale = np.zeros(n)
+    log_weight = np.tile(safe_log(np.asarray(start_probs, dtype=np.float64)), n)
     result = np.full(n, -np.inf)
     for t in range(width + 1):
         ending = lengths[item] == t
         if ending.any():
-            mass = np.bincount(item[ending], weights=weight[ending] * automaton.end_prob(state[ending]), minlength=n)
+            log_end = log_weight[ending] + safe_log(automaton.end_prob(state[ending]))
+            mass = group_logsumexp(item[ending], log_end, n)
             done = np.unique(item[ending])
-            with np.errstate(divide="ignore"):
-                result[done] = np.log(mass[done]) + log_scale[done]
-            item, state, weight = item[~ending], state[~ending], weight[~ending]
+            result[done] = mass[done]
+            item, state, log_weight = item[~ending], state[~ending], log_weight[~ending]
         if len(item) == 0:
             break
         wanted = tokens[item, t]
@@ -280,32 +347,30 @@ def sequence_log_probs(automaton: Automaton, sequences: list[np.ndarray]) -> np.
         entry, edge = entry[match], edge[match]
         key = item[entry] * automaton.n_states + edges.dst[edge]
         unique_key, group = np.unique(key, return_inverse=True)
-        weight = np.bincount(group, weights=weight[entry] * edges.prob[edge])
+        log_weight = group_logsumexp(group, log_weight[entry] + edges.log_probs()[edge], len(unique_key))
         item, state = unique_key // automaton.n_states, unique_key % automaton.n_states
-        total = np.bincount(item, weights=weight, minlength=n)
-        alive = total > 0
-        log_scale[alive] += np.log(total[alive])
-        weight = weight / total[item]
-        keep = weight > 0
-        item, state, weight = item[keep], state[keep], weight[keep]
+        keep = log_weight > -np.inf
+        item, state, log_weight = item[keep], state[keep], log_weight[keep]
     return result
 
 
-def prefix_states(automaton: Automaton, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def prefix_log_states(automaton: Automaton, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where the automaton can be after emitting the token ids `ids` from the start.
 
-    Returns (states int64 (m,), weights float64 (m,)): the joint probability of the prefix
-    and each state (all zero weights when the prefix is impossible; an unknown token, id
-    < 0, is impossible).
+    Returns (states int64 (m,), log weights float64 (m,)): the natural log of the joint
+    probability of the prefix and each state, kept in log space so that a long prefix (or
+    a state far less likely than the best) never underflows to 0. No states (m = 0) when
+    the prefix is impossible; an unknown token, id < 0, is impossible.
     """
     states, weights = automaton.start()
     states = np.asarray(states, dtype=np.int64)
-    weights = np.asarray(weights, dtype=np.float64)
+    log_weights = safe_log(np.asarray(weights, dtype=np.float64))
     for token in np.asarray(ids, dtype=np.int64):
         if token < 0 or len(states) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         edges = automaton.expand(states, np.array([token]))
         unique, group = np.unique(edges.dst, return_inverse=True)
-        weights = np.bincount(group, weights=weights[edges.src] * edges.prob, minlength=len(unique))
-        states = unique
-    return states, weights
+        log_weights = group_logsumexp(group, log_weights[edges.src] + edges.log_probs(), len(unique))
+        keep = log_weights > -np.inf
+        states, log_weights = unique[keep], log_weights[keep]
+    return states, log_weights

@@ -14,7 +14,15 @@ import numpy as np
 from tnaas.data.tokens import decode
 from tnaas.errors import TnaasError
 from tnaas.inference.any_length import AllPaths
-from tnaas.inference.automaton import prefix_states, sample_ids, sequence_log_probs, temper
+from tnaas.inference.automaton import (
+    group_logsumexp,
+    logsumexp,
+    prefix_log_states,
+    safe_log,
+    sample_ids,
+    sequence_log_probs,
+    temper,
+)
 from tnaas.inference.completion import END_KEY, Completion, complete_exact
 from tnaas.inference.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
 from tnaas.inference.patterns import parse_pattern
@@ -130,23 +138,34 @@ class AutomatonModel(SequenceModel):
         self._check_fitted()
         return sequence_log_probs(self.automaton_, [self._ids(item) for item in items])
 
-    def next_token_distribution(self, prefix: str) -> dict[str, float]:
+    def next_token_distribution(self, prefix: str, temperature: float = 1.0) -> dict[str, float]:
         """p(next token | the item starts with `prefix`), with `END_KEY` for "the item ends".
 
-        Sorted by probability; empty when the model cannot produce `prefix` at all.
+        At a temperature T every probability is raised to 1/T and renormalised: the one
+        definition of temperature every model shares (what `sample` draws from per step).
+        Sorted by probability; empty when the model cannot produce `prefix` at all. Worked
+        in log space, so a prefix of any length with a finite `log_prob` gets a distribution.
         """
         self._check_fitted()
+        temperature = check_temperature(temperature)
         ids = self._ids(prefix) if prefix else np.zeros(0, dtype=np.int64)
-        states, weights = prefix_states(self.automaton_, ids)
-        if weights.sum() <= 0:
+        states, log_weights = prefix_log_states(self.automaton_, ids)
+        if len(states) == 0:
             return {}
-        weights = weights / weights.sum()
+        log_weights = log_weights - logsumexp(log_weights)  # the belief over states, sums to 1
         edges = self.automaton_.expand(states)
-        mass = np.bincount(edges.token, weights=weights[edges.src] * edges.prob, minlength=len(self.vocabulary_))
-        dist = {self.vocabulary_[t]: float(mass[t]) for t in np.flatnonzero(mass)}
-        end = float(np.add.reduce(weights * self.automaton_.end_prob(states)))  # no BLAS: see lattice._dot
-        if end > 0:
-            dist[END_KEY] = end
+        end_id = len(self.vocabulary_)
+        log_mass = group_logsumexp(
+            np.concatenate([edges.token, np.full(len(states), end_id)]),
+            np.concatenate(
+                [log_weights[edges.src] + edges.log_probs(), log_weights + safe_log(self.automaton_.end_prob(states))]
+            ),
+            end_id + 1,
+        )
+        log_mass = log_mass / temperature
+        mass = np.exp(log_mass - logsumexp(log_mass))
+        names = [*self.vocabulary_, END_KEY]
+        dist = {names[t]: float(mass[t]) for t in np.flatnonzero(mass)}
         return dict(sorted(dist.items(), key=lambda kv: -kv[1]))
 
     def complete(

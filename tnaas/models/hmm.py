@@ -12,6 +12,15 @@ ending there has probability B[h,END]; the start is π over all states. The opti
 every state sum to Σx B[h,x] + B[h,END] = 1, and END always terminates, so the model is a
 distribution over finite items and the shared exact machinery (sampling, log_prob, the
 completion lattice) works unchanged.
+
+Edges carry their log probabilities log B[h,x] + log A[h,h'] too: after EM entries of
+1e-300 are normal, and their product underflows to 0 where its log is finite, so the
+log-space forward passes (log_prob, next-token distributions) would otherwise lose paths.
+
+Temperature is per step on p(next token | prefix), which for an HMM depends on the
+belief over hidden states, not on one state: tempered sampling steps that belief
+(`tnaas.models.hmm_temperature`); exact completion and length-controlled sampling need
+temperature 1 (the automaton says `deterministic = False`, and `temper` refuses it).
 """
 
 from __future__ import annotations
@@ -21,11 +30,13 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from tnaas.data.tokens import decode
 from tnaas.errors import TnaasError
-from tnaas.inference.automaton import Edges, ragged_arange
+from tnaas.inference.automaton import Edges, ragged_arange, safe_log
 from tnaas.inference.completion import END_KEY
 from tnaas.models.base import AutomatonModel, Heatmap
-from tnaas.validation import rng_from
+from tnaas.models.hmm_temperature import TemperedHMM
+from tnaas.validation import check_count, check_temperature, rng_from
 
 MIN_HIDDEN_STATES, MAX_HIDDEN_STATES = 2, 64
 MIN_ITERATIONS, MAX_ITERATIONS = 1, 1000
@@ -33,6 +44,7 @@ MIN_ITERATIONS, MAX_ITERATIONS = 1, 1000
 # nats per token (END included): hmmlearn's own tolerance is absolute, so on a corpus of
 # 300k tokens it would hardly ever trigger. At 1e-4 the bundled corpora need 50-100+ iterations.
 TOL_PER_TOKEN = 1e-4
+DEFAULT_SEED = 0  # the seed of a fit whose random_state is None: the same model every run
 
 
 class HMMAutomaton:
@@ -40,8 +52,11 @@ class HMMAutomaton:
 
     `startprob`: float64 (H,); `transmat`: float64 (H, H); `emissionprob`: float64
     (H, V + 1), column V is END. Rows must sum to 1. Edges are compiled once into CSR
-    arrays of the nonzero emissions and transitions, so `expand` is a few gathers.
+    arrays of the nonzero emissions and transitions, so `expand` is a few gathers. Not
+    deterministic: after a prefix the model is in a mixture of hidden states.
     """
+
+    deterministic = False
 
     def __init__(self, startprob, transmat, emissionprob, vocabulary: tuple[str, ...]):
         self.vocabulary = tuple(vocabulary)
@@ -55,10 +70,12 @@ class HMMAutomaton:
         owner, token = np.nonzero(emissions[:, :vocab_size])
         self._emit_token = token.astype(np.int64)
         self._emit_prob = emissions[owner, token]
+        self._emit_log = safe_log(self._emit_prob)
         self._emit_start = _row_starts(owner, self.n_states)
         owner, dst = np.nonzero(np.asarray(transmat))
         self._trans_dst = dst.astype(np.int64)
         self._trans_prob = np.asarray(transmat, dtype=np.float64)[owner, dst]
+        self._trans_log = safe_log(self._trans_prob)
         self._trans_start = _row_starts(owner, self.n_states)
 
     def start(self) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +84,9 @@ class HMMAutomaton:
 
     def expand(self, states: np.ndarray, tokens: np.ndarray | None = None) -> Edges:
         """Edges out of `states` (int64 (n,)): one per (emitted token, next hidden state),
-        grouped by source, then token, then next state ascending; only `tokens` if given."""
+        grouped by source, then token, then next state ascending; only `tokens` if given.
+        `prob` is B[h,x]·A[h,h'] and `log_prob` log B[h,x] + log A[h,h'] (finite even
+        where the product underflows)."""
         states = np.asarray(states, dtype=np.int64)
         counts = self._emit_start[states + 1] - self._emit_start[states]
         emit = ragged_arange(self._emit_start[states], counts)
@@ -87,6 +106,7 @@ class HMMAutomaton:
             np.repeat(self._emit_token[emit], per_emit),
             self._trans_dst[trans],
             np.repeat(self._emit_prob[emit], per_emit) * self._trans_prob[trans],
+            np.repeat(self._emit_log[emit], per_emit) + self._trans_log[trans],
         )
 
     def end_prob(self, states: np.ndarray) -> np.ndarray:
@@ -107,7 +127,8 @@ class HMMModel(AutomatonModel):
     `hidden_states` hidden states emit tokens and move on; an extra END symbol lets items
     stop by themselves (see the module docstring). `iterations` caps EM, which stops
     earlier once it gains less than `TOL_PER_TOKEN` nats per token. `random_state` seeds
-    the random initialisation (None: fresh entropy; never the global RNG).
+    the random initialisation; None (the default) means `DEFAULT_SEED`, resolved at fit
+    time, so an unseeded fit gives the same model on every run (never the global RNG).
 
     Learned: `startprob_` (H,), `transmat_` (H, H), `emissionprob_` (H, V + 1) with END
     in the last column, `n_iter_` EM iterations run, `converged_`, `train_nll_` (nats
@@ -153,9 +174,10 @@ class HMMModel(AutomatonModel):
         self._remember_corpus(corpus)
         vocab_size = len(corpus.vocabulary)
         symbols, lengths = _with_end(corpus.encoded.ids, corpus.encoded.offsets, vocab_size)
-        # hmmlearn takes a legacy RandomState; derive it from our seed so that None means
-        # fresh entropy rather than hmmlearn's fallback to the global RNG.
-        seed = int(rng_from(self.random_state).integers(2**32))
+        # hmmlearn takes a legacy RandomState; derive it from our seed (None: the fixed
+        # default, so fitting is reproducible) rather than hmmlearn's global-RNG fallback.
+        seed = DEFAULT_SEED if self.random_state is None else self.random_state
+        seed = int(rng_from(seed).integers(2**32))
         hmm = CategoricalHMM(
             n_components=int(self.hidden_states),
             n_features=vocab_size + 1,
@@ -181,6 +203,33 @@ class HMMModel(AutomatonModel):
         if progress is not None:
             progress(1.0, f"EM done after {self.n_iter_} iterations")
         return self
+
+    def sample(self, n: int, random_state=None, temperature: float = 1.0, length=None) -> list[str]:
+        """`n` items drawn independently (duplicates possible) from the model.
+
+        At temperature T each next token (END included) is drawn from p(x | prefix)^(1/T),
+        renormalised, with p(x | prefix) the HMM's exact marginal over its hidden-state
+        belief (see `tnaas.models.hmm_temperature`); T = 1 is the model itself. `length`
+        other than natural (exact p(item | length)) needs T = 1: a `TnaasError` says so.
+        """
+        self._check_fitted()
+        temperature = check_temperature(temperature)
+        if temperature == 1 or not self.length_distribution(length).is_natural:
+            return super().sample(n, random_state=random_state, temperature=temperature, length=length)
+        n = check_count(n)
+        process = TemperedHMM(self.startprob_, self.transmat_, self.emissionprob_, temperature)
+        ids = process.sample_ids(n, rng_from(random_state), 3 * self.max_length_)
+        return decode(self.vocabulary_, self.token_kind_, ids)
+
+    def tempered_log_prob_many(self, items, temperature: float) -> np.ndarray:
+        """Natural-log probability of each item under sampling at `temperature` (float64 (n,)).
+
+        The product over steps of p(x | prefix)^(1/T) / Σ_y p(y | prefix)^(1/T), END
+        included; at T = 1 this is `log_prob_many`.
+        """
+        self._check_fitted()
+        process = TemperedHMM(self.startprob_, self.transmat_, self.emissionprob_, check_temperature(temperature))
+        return process.log_probs([self._ids(item) for item in items])
 
     def state_visits(self) -> np.ndarray:
         """Expected number of visits to each hidden state per generated item, float64 (H,).
