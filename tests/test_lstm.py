@@ -52,9 +52,9 @@ def test_seeded_training_is_reproducible_and_leaves_the_global_rng_alone():
     assert torch.equal(before, torch.random.get_rng_state())
     second = LSTMModel(hidden_size=8, epochs=2, random_state=5).fit(TINY)
     other = LSTMModel(hidden_size=8, epochs=2, random_state=6).fit(TINY)
-    for name, value in first.net_.state_dict().items():
-        assert torch.equal(value, second.net_.state_dict()[name])
-    assert not all(torch.equal(v, other.net_.state_dict()[k]) for k, v in first.net_.state_dict().items())
+    for name, value in first.weights_.items():
+        assert np.array_equal(value, second.weights_[name])
+    assert not all(np.array_equal(v, other.weights_[k]) for k, v in first.weights_.items())
     assert first.sample(20, random_state=1) == second.sample(20, random_state=1)
 
 
