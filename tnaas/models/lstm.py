@@ -28,7 +28,7 @@ from tnaas.inference.automaton import redraw_until
 from tnaas.inference.completion import END_KEY, Completion
 from tnaas.models import lstm_sampling
 from tnaas.models.base import Heatmap, SequenceModel
-from tnaas.models.lstm_numpy import Forward, check_weights
+from tnaas.models.lstm_numpy import Forward, check_weights, single_threaded
 from tnaas.validation import check_count, check_temperature, rng_from
 
 PARAMS = ("hidden_size", "epochs", "random_state")
@@ -166,6 +166,7 @@ class LSTMModel(SequenceModel):
         """The LSTM state of the runs at `index` (int64 (m,)), e.g. after resampling."""
         return tuple(part[index] for part in state)
 
+    @single_threaded
     def score_ids(self, sequences, temperature: float = 1.0) -> np.ndarray:
         """Natural-log probability of token-id sequences, END included (float64 (n,)); -inf
         for any sequence with an id < 0 (an unknown token)."""
@@ -180,6 +181,7 @@ class LSTMModel(SequenceModel):
         self._check_fitted()
         return self.score_ids([self._ids(item) for item in items])
 
+    @single_threaded
     def next_token_distribution(self, prefix: str) -> dict[str, float]:
         """p(next token | the item starts with `prefix`), with `END_KEY` for "the item ends".
 
@@ -193,6 +195,7 @@ class LSTMModel(SequenceModel):
         names = [*self.vocabulary_, END_KEY]
         return dict(sorted(((names[t], float(p)) for t, p in enumerate(probs) if p > 0), key=lambda kv: -kv[1]))
 
+    @single_threaded
     def inspect(self, limit: int = 20) -> list[Heatmap]:
         """p(second token | first token) for the `limit` most frequent tokens as first token,
         over the 30 most frequent next tokens and END: the LSTM's view of a one-token start."""
@@ -204,6 +207,7 @@ class LSTMModel(SequenceModel):
         data = tuple((names[r], names[c], float(probs[i, c])) for i, r in enumerate(rows) for c in columns)
         return [Heatmap("Next token after a one-token start", "first token", "second token", data)]
 
+    @single_threaded
     def sample(self, n: int, random_state=None, temperature: float = 1.0, length=None) -> list[str]:
         """`n` items drawn independently (duplicates possible), batched over the items.
 
@@ -228,6 +232,7 @@ class LSTMModel(SequenceModel):
             ids = redraw_until(n, lambda size: lstm_sampling.natural_batch(self, size, rng, temperature, cap), cap)
         return decode(self.vocabulary_, self.token_kind_, ids)
 
+    @single_threaded
     def complete(
         self,
         pattern: str,
