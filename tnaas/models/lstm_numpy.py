@@ -109,8 +109,13 @@ class Forward:
         self.dtype = np.dtype(dtype)
         self.begin = w["head.bias"].shape[0] - 1  # BEGIN as input, END as output
         self.hidden = w["lstm.weight_hh_l0"].shape[1]
-        self.input_gates = w["embed.weight"] @ w["lstm.weight_ih_l0"].T + w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"]
-        self.recurrent = np.ascontiguousarray(w["lstm.weight_hh_l0"].T)  # (H, 4H)
+        # sigmoid(x) = 0.5 + 0.5 tanh(x / 2): with the i, f, o pre-activations halved (exact in
+        # floating point) one tanh over all four gates does the work, and never overflows.
+        half = np.ones(4 * self.hidden, dtype=dtype)
+        half[: 2 * self.hidden] = half[3 * self.hidden :] = 0.5
+        table = w["embed.weight"] @ w["lstm.weight_ih_l0"].T + w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"]
+        self.input_gates = table * half  # (V + 1, 4H)
+        self.recurrent = np.ascontiguousarray(w["lstm.weight_hh_l0"].T * half)  # (H, 4H)
         self.head = np.ascontiguousarray(w["head.weight"].T)  # (H, V + 1)
         self.head_bias = w["head.bias"]
 
@@ -122,10 +127,16 @@ class Forward:
         """Read one input id per run (int (n,), `begin` = BEGIN); returns (logits (n, V + 1),
         END last, -inf for END right after BEGIN; the new state)."""
         h, c = state
-        gates = self.input_gates[tokens] + h @ self.recurrent
-        i, f, g, o = np.split(gates, 4, axis=1)
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        h = _sigmoid(o) * np.tanh(c)
+        size = self.hidden
+        gates = self.input_gates[tokens]
+        gates += h @ self.recurrent
+        np.tanh(gates, out=gates)
+        for part in (gates[:, : 2 * size], gates[:, 3 * size :]):  # i, f, o: sigmoids
+            part *= 0.5
+            part += 0.5
+        i, f, g, o = (gates[:, k * size : (k + 1) * size] for k in range(4))
+        c = f * c + i * g
+        h = o * np.tanh(c)
         logits = h @ self.head + self.head_bias
         logits[tokens == self.begin, self.begin] = -np.inf
         return logits, (h, c)
@@ -183,11 +194,6 @@ class Forward:
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
         return logits, state
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # tanh form: no overflow for large |x|, unlike 1 / (1 + exp(-x))
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
 def _logsumexp(logits: np.ndarray) -> np.ndarray:

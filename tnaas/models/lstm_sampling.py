@@ -12,7 +12,9 @@ p(item | λ) = p(item) / p(λ) has no closed form for an LSTM (p(λ) sums over e
 `sample_given_lengths` uses rejection while it is cheaper, estimating p(λ) from the draws
 so far, and switches a length to enumeration once enumerating it costs fewer items than the
 draws still expected. A length that neither reaches within natural draws that read
-`REJECTION_BUDGET` tokens in all (too rare for rejection, too long to enumerate) is a `TnaasError` naming it.
+`REJECTION_BUDGET` tokens in all (too rare for rejection, too long to enumerate) is a
+`TnaasError` naming it, raised early once even an optimistic estimate of p(λ) says the
+budget cannot suffice.
 
 Which draws are kept depends only on the lengths drawn, never on their tokens, so the
 kept items of each length are independent exact draws. Rejection draws come from the
@@ -32,7 +34,8 @@ from tnaas.errors import TnaasError
 from tnaas.inference.smc import draw
 
 ENUMERATE_UP_TO = 20_000  # score every item of λ tokens when there are at most this many
-REJECTION_BUDGET = 10_000_000  # tokens read by the natural draws of one call, at most (~X s)
+REJECTION_BUDGET = 4_000_000  # tokens read by the natural draws of one call, at most (~5 s, hidden 128)
+FAIL_FAST_AFTER = 10_000  # draws after which a length hopeless even at an optimistic rate stops the call
 MIN_BATCH, MAX_BATCH = 256, 10_000  # natural draws per rejection round
 
 
@@ -88,7 +91,7 @@ def sample_given_lengths(
                 _enumerate_into(model, lam, waiting.pop(lam), out, rng, temperature, name)
         if not waiting:
             break
-        if read >= REJECTION_BUDGET:
+        if read >= REJECTION_BUDGET or (drawn >= FAIL_FAST_AFTER and _hopeless(waiting, seen, drawn, read)):
             raise TnaasError(_too_rare(name, waiting, seen, drawn))
         needed = max(len(rows) * (drawn + 2) / (seen[lam] + 1) for lam, rows in waiting.items())
         size = int(min(MAX_BATCH, max(MIN_BATCH, 1.2 * needed)))
@@ -117,6 +120,17 @@ def _enumerate_into(model, lam: int, rows: list, out: list, rng, temperature: fl
     weights = np.exp(scores - scores.max())
     for row, pick in zip(rows, rng.choice(len(items), size=len(rows), p=weights / weights.sum())):
         out[row] = items[pick].copy()
+
+
+def _hopeless(waiting: dict, seen: np.ndarray, drawn: int, read: int) -> bool:
+    """True when some length would need more draws than the budget has left, even at a rate
+    3 standard errors above its estimate (a decision on lengths only, so exactness holds)."""
+    per_draw = read / drawn
+    for lam, rows in waiting.items():
+        optimistic = (seen[lam] + 1 + 3 * np.sqrt(seen[lam] + 1)) / drawn
+        if len(rows) / optimistic * per_draw > REJECTION_BUDGET - read:
+            return True
+    return False
 
 
 def _too_rare(name: str, waiting: dict, seen: np.ndarray, drawn: int) -> str:
