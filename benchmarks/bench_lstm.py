@@ -12,6 +12,11 @@ torch thread), the fair figure on a shared machine; wall seconds are what a user
 Completion checks: a fixed-length pattern answered exactly (enumeration) and by SMC, and
 gap patterns by SMC against plain Monte Carlo over 300,000 samples from the same model.
 Writes benchmarks/results/bench_lstm.md.
+
+`--serving` instead times inference after fitting, numpy (what the model runs) against the
+torch network holding the same weights (what it ran before): scoring 1,000 items, sampling
+1,000 items, and exact length-conditioned sampling. It trains on the names when present,
+else on the bundled Pokémon names, and writes benchmarks/results/bench_lstm_serving.md.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import _common
 
 MC_SAMPLES = 300_000
 GAP_PATTERNS = ("mo%", "a%n", "%ly", "%ia%")
+SERVING_ITEMS = 1_000
+SERVING_REPEATS = 7
 
 
 def fit_timed(model, train) -> tuple[object, float, float]:
@@ -34,12 +41,126 @@ def fit_timed(model, train) -> tuple[object, float, float]:
     return model, _common.clock() - wall, time.process_time() - cpu
 
 
+class TorchStepper:
+    """The old inference path: `step`/`select` on the float32 torch network (for
+    `lstm_sampling.draw_runs`), one torch thread, same interface as `LSTMModel`."""
+
+    def __init__(self, torch, model):
+        from tnaas.models import lstm_train
+
+        self.torch, self.train = torch, lstm_train
+        self.net = lstm_train.network_from_weights(torch, model.weights_)
+        self.vocabulary_ = model.vocabulary_
+
+    def start_state(self, n):
+        return None
+
+    def step(self, tokens, state, temperature=1.0):
+        torch = self.torch
+        with torch.no_grad(), self.train.threads(torch):
+            inputs = torch.as_tensor(tokens, dtype=torch.long).reshape(-1, 1)
+            logits, state = self.train.run(self.net, inputs, state)
+            return torch.softmax(logits[:, 0] / temperature, dim=-1).numpy(), state
+
+    def select(self, state, index):
+        if state is None:
+            return None
+        at = self.torch.as_tensor(index, dtype=self.torch.long)
+        return tuple(part[:, at] for part in state)
+
+
+def timed(fn) -> float:
+    """Median wall seconds of `SERVING_REPEATS` calls of `fn()`."""
+    times = []
+    for _ in range(SERVING_REPEATS):
+        started = _common.clock()
+        fn()
+        times.append(_common.clock() - started)
+    return _common.median(times)
+
+
+def serving(names: Path) -> None:
+    """Numpy against torch inference on one fitted model (see the module docstring)."""
+    import numpy as np
+    import torch
+
+    from tnaas.data.corpus import corpus_from_items, load_bundled
+    from tnaas.errors import TnaasError
+    from tnaas.models import lstm_sampling, lstm_train
+    from tnaas.models.lstm import LSTMModel
+    from tnaas.models.lstm_numpy import one_blas_thread
+
+    corpus = corpus_from_items(names.read_text(encoding="utf-8").split(), "characters") if names.exists() else None
+    corpus, label = (corpus, "US names") if corpus else (load_bundled("pokemon"), "bundled Pokémon names")
+    model = LSTMModel(random_state=0).fit(corpus)
+    items = list(corpus.items[:SERVING_ITEMS])
+    ids = [model._ids(x) for x in items]
+    exact_net = lstm_train.network_from_weights(torch, model.weights_).double()
+    stepper = TorchStepper(torch, model)
+    cap = 3 * model.max_length_
+    gap = float(np.abs(model.score_ids(ids) - lstm_train.score(torch, exact_net, ids, len(model.vocabulary_))).max())
+
+    def numpy_draws():
+        with one_blas_thread():
+            lstm_sampling.draw_runs(model, SERVING_ITEMS, np.random.default_rng(0), 1.0, cap)
+
+    rows = [
+        [
+            f"score {SERVING_ITEMS:,} items (float64)",
+            timed(lambda: model.score_ids(ids)),
+            timed(lambda: lstm_train.score(torch, exact_net, ids, len(model.vocabulary_))),
+        ],
+        [
+            f"sample {SERVING_ITEMS:,} items (float32)",
+            timed(numpy_draws),
+            timed(lambda: lstm_sampling.draw_runs(stepper, SERVING_ITEMS, np.random.default_rng(0), 1.0, cap)),
+        ],
+    ]
+    for row in rows:
+        row.append(f"{row[2] / row[1]:.1f}x")
+    exact_rows = []
+    for spec in ("corpus", "6", "3", "12"):
+        started = _common.clock()
+        try:
+            model.sample(SERVING_ITEMS, random_state=0, length=spec)
+            outcome = "drawn"
+        except TnaasError as error:
+            outcome = f"TnaasError: {error}"
+        exact_rows.append([f"`length={spec}`", _common.clock() - started, outcome])
+    body = f"""
+One model, hidden 128, trained on {len(corpus.items):,} {label} ({model.epochs_run_} epochs, seed 0);
+torch {torch.__version__} with one thread, numpy BLAS limited to one thread. Median of
+{SERVING_REPEATS} runs. The items scored are the first {SERVING_ITEMS:,} training items; the
+largest difference between the numpy and torch log-probabilities was {gap:.1e} nats.
+
+## Numpy against torch, same weights
+
+{_common.table(["task", "numpy s", "torch s", "torch / numpy"], rows)}
+
+Sampling runs the same draw loop (`lstm_sampling.draw_runs`) over each network's step.
+
+## Exact length-conditioned sampling ({SERVING_ITEMS:,} items, numpy)
+
+{_common.table(["length", "seconds", "outcome"], exact_rows)}
+"""
+    _common.write_result(
+        "bench_lstm_serving",
+        "LSTM serving: numpy inference against torch",
+        body,
+        "python benchmarks/bench_lstm.py --serving",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--names", default="/tmp/names.txt", help="makemore's names.txt (one name per line)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="LSTM training seeds")
+    parser.add_argument("--serving", action="store_true", help="time numpy against torch inference instead")
     args = parser.parse_args()
     path = Path(args.names)
+    if args.serving:
+        serving(path)
+        return
     if not path.exists():
         raise SystemExit(f"missing {path}: download makemore's names.txt (see this script's docstring)")
 

@@ -52,9 +52,9 @@ def test_seeded_training_is_reproducible_and_leaves_the_global_rng_alone():
     assert torch.equal(before, torch.random.get_rng_state())
     second = LSTMModel(hidden_size=8, epochs=2, random_state=5).fit(TINY)
     other = LSTMModel(hidden_size=8, epochs=2, random_state=6).fit(TINY)
-    for name, value in first.net_.state_dict().items():
-        assert torch.equal(value, second.net_.state_dict()[name])
-    assert not all(torch.equal(v, other.net_.state_dict()[k]) for k, v in first.net_.state_dict().items())
+    for name, value in first.weights_.items():
+        assert np.array_equal(value, second.weights_[name])
+    assert not all(np.array_equal(v, other.weights_[k]) for k, v in first.weights_.items())
     assert first.sample(20, random_state=1) == second.sample(20, random_state=1)
 
 
@@ -185,6 +185,83 @@ def test_length_distributions_in_complete_and_sample(tiny):
     assert tiny.complete("b%", random_state=0, length="2-3").probability > 0
     assert tiny.complete("b**", length="4").probability == 0
     assert all(len(s) == 4 for s in tiny.sample(10, random_state=0, length="4"))
+
+
+def _pearson(drawn: list[str], truth: dict) -> tuple[float, int]:
+    """Pearson's statistic of `drawn` against probabilities `truth` (item -> p, summing to
+    1), cells expected fewer than 5 times pooled; returns (statistic, degrees of freedom)."""
+    n = len(drawn)
+    assert set(drawn) <= set(truth)
+    counts = {item: 0 for item in truth}
+    for item in drawn:
+        counts[item] += 1
+    big = [x for x in truth if n * truth[x] >= 5]
+    observed = [counts[x] for x in big] + [n - sum(counts[x] for x in big)]
+    expected = [n * truth[x] for x in big] + [n - sum(n * truth[x] for x in big)]
+    if expected[-1] < 5:  # nothing left to pool: fold the remainder into the last cell
+        observed[-2:], expected[-2:] = [sum(observed[-2:])], [sum(expected[-2:])]
+    return sum((o - e) ** 2 / e for o, e in zip(observed, expected)), len(observed) - 1
+
+
+def _length_conditioned_truth(model, spec: dict, temperature: float = 1.0) -> dict:
+    """p(λ) p_model(item | λ) for every item of each length λ in `spec` (λ -> p(λ)), by
+    scoring every item of that length exactly."""
+    truth = {}
+    for lam, p_lam in spec.items():
+        items = ["".join(t) for t in itertools.product(model.vocabulary_, repeat=lam)]
+        scores = model.score_ids([model._ids(x) for x in items], temperature)
+        probs = np.exp(scores - scores.max())
+        truth.update(zip(items, p_lam * probs / probs.sum()))
+    return truth
+
+
+@pytest.mark.parametrize("path", ["rejection", "enumeration"])
+@pytest.mark.parametrize(
+    ("length", "spec", "temperature"), [("3", {3: 1.0}, 1.0), ("2-4", {2: 1 / 3, 3: 1 / 3, 4: 1 / 3}, 0.7)]
+)
+def test_length_conditioned_samples_are_exact_draws(tiny, monkeypatch, path, length, spec, temperature):
+    """10 seeds x 2,000 draws against the exact p(λ) p(item | λ): Pearson's statistics add
+    up to a chi-square with the summed degrees of freedom. The old SMC sampler drew its
+    items from 2,000 weighted particles, so repeats piled up: about twice the degrees of
+    freedom (558 for 260 at length 3)."""
+    from scipy.stats import chi2
+
+    from tnaas.models import lstm_sampling
+
+    # rejection only, or enumeration from the start (the default picks per length)
+    monkeypatch.setattr(lstm_sampling, "ENUMERATE_UP_TO", 0 if path == "rejection" else 10**6)
+    truth = _length_conditioned_truth(tiny, spec, temperature)
+    total, dof = 0.0, 0
+    for seed in range(10):
+        statistic, k = _pearson(tiny.sample(2000, random_state=seed, length=length, temperature=temperature), truth)
+        total, dof = total + statistic, dof + k
+    assert chi2.sf(total, dof) > 1e-3, (total, dof)
+
+
+def test_length_conditioned_sampling_is_seeded_and_mixes_both_ways(tiny, monkeypatch):
+    from tnaas.models import lstm_sampling
+
+    calls = []
+    real = lstm_sampling._enumerate_into
+    monkeypatch.setattr(lstm_sampling, "ENUMERATE_UP_TO", 10)
+    monkeypatch.setattr(
+        lstm_sampling, "_enumerate_into", lambda model, lam, *a: calls.append(lam) or real(model, lam, *a)
+    )
+    # lengths 1 and 2 (3 and 9 candidates) are enumerated, 3 and 4 drawn by rejection
+    drawn = tiny.sample(300, random_state=4, length="1-4")
+    assert drawn == tiny.sample(300, random_state=4, length="1-4")
+    assert drawn != tiny.sample(300, random_state=5, length="1-4")
+    assert sorted(set(calls)) == [1, 2]
+    assert {len(x) for x in drawn} == {1, 2, 3, 4}
+
+
+def test_a_length_too_rare_to_draw_exactly_is_one_clear_error(tiny, monkeypatch):
+    from tnaas.models import lstm_sampling
+
+    monkeypatch.setattr(lstm_sampling, "REJECTION_BUDGET", 50_000)
+    # 3**25 items of 25 tokens: too many to enumerate; the model (items of 2-4) never ends there
+    with pytest.raises(TnaasError, match=r"too rarely makes items of this length.*25 \(0 of [\d,]+ draws\)"):
+        tiny.sample(5, random_state=0, length="25")
 
 
 def test_cli_trains_and_completes_with_the_lstm():

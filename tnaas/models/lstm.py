@@ -1,9 +1,14 @@
-"""A token-level LSTM language model (PyTorch, imported only when the model is used).
+"""A token-level LSTM language model: trained with PyTorch, answered with numpy.
 
-BEGIN → embedding → LSTM → linear layer over the vocabulary + END, trained by
-cross-entropy with early stopping on a seeded validation split. Scores are exact
-(natural log, END included); completion is exact by enumeration when the pattern has few
-candidates and approximate (sequential Monte Carlo) otherwise, see `tnaas.inference.smc`.
+`fit` trains the network (`tnaas.models.lstm_train`, torch imported only there) and keeps
+its weights as numpy arrays (`weights_`); every answer after that runs the numpy forward
+pass (`tnaas.models.lstm_numpy`), so a fitted model, or one rebuilt by
+`LSTMModel.from_weights` from saved arrays and corpus facts, needs no torch at all.
+
+Scores are exact (natural log, END included). `sample` draws exactly, also given a
+length distribution (`tnaas.models.lstm_sampling`). Completion is exact by enumeration
+when the pattern has few candidates and approximate (sequential Monte Carlo) otherwise,
+see `tnaas.inference.smc`.
 
 >>> from tnaas.data.corpus import load_bundled
 >>> model = LSTMModel(hidden_size=64, epochs=5, random_state=0).fit(load_bundled("pokemon"))  # doctest: +SKIP
@@ -12,9 +17,7 @@ candidates and approximate (sequential Monte Carlo) otherwise, see `tnaas.infere
 
 from __future__ import annotations
 
-import copy
 import math
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -23,73 +26,16 @@ from tnaas.errors import TnaasError
 from tnaas.inference import smc
 from tnaas.inference.automaton import redraw_until
 from tnaas.inference.completion import END_KEY, Completion
+from tnaas.models import lstm_sampling
 from tnaas.models.base import Heatmap, SequenceModel
+from tnaas.models.lstm_numpy import Forward, check_weights, single_threaded
 from tnaas.validation import check_count, check_temperature, rng_from
 
-# Architecture and training defaults, tuned on 31k US names (benchmarks/bench_lstm.py).
-EMBEDDING_SIZE = 48
-DROPOUT = 0.1
-BATCH_SIZE = 64
-LEARNING_RATE = 5e-3
-FINAL_LR_FRACTION = 0.05  # cosine decay from LEARNING_RATE to this fraction of it over `epochs`
-CLIP_NORM = 1.0
-VALIDATION_FRACTION = 0.05  # of the items, at most MAX_VALIDATION, only when there are MIN_VALIDATION_CORPUS
-MAX_VALIDATION = 1_500
-MIN_VALIDATION_CORPUS = 50
-PATIENCE = 3  # epochs without a better validation score before stopping
-# One thread for training and inference: the same seed gives the same weights on any machine,
-# and for matrices this small a second thread was 2-8x slower on a shared 2-core machine.
-THREADS = 1
-SCORE_BATCH = 2_048  # items per forward pass when scoring
-SCORE_ELEMENTS = 4_000_000  # at most this many logits per forward pass (32 MB in float64)
-
-
-def _torch():
-    """The torch module, or a `TnaasError` with the install command."""
-    try:
-        import torch
-    except ImportError:
-        from tnaas.models import MODELS
-
-        raise TnaasError(MODELS["lstm"].available()[1] or "the lstm model needs torch") from None
-    return torch
-
-
-@contextmanager
-def _threads(torch):
-    """Run torch on `THREADS` threads inside the block, then restore the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _network(torch, vocab_size: int, hidden_size: int):
-    """Embedding over tokens + BEGIN (id `vocab_size`), one LSTM layer, a head over tokens + END."""
-    nn = torch.nn
-    return nn.ModuleDict(
-        {
-            "embed": nn.Embedding(vocab_size + 1, EMBEDDING_SIZE),
-            "lstm": nn.LSTM(EMBEDDING_SIZE, hidden_size, batch_first=True),
-            "drop": nn.Dropout(DROPOUT),
-            "head": nn.Linear(hidden_size, vocab_size + 1),
-        }
-    )
-
-
-def _run(net, inputs, state=None):
-    """Logits (batch, time, vocab + 1) for input ids (batch, time), and the LSTM state after.
-
-    After BEGIN the END logit is -inf: corpora hold no empty items, so neither does the model.
-    """
-    x = net["drop"](net["embed"](inputs))
-    out, state = net["lstm"](x, state)
-    logits = net["head"](net["drop"](out))
-    vocab_size = logits.shape[-1] - 1
-    logits[..., vocab_size] = logits[..., vocab_size].masked_fill(inputs == vocab_size, float("-inf"))
-    return logits, state
+PARAMS = ("hidden_size", "epochs", "random_state")
+# Learned corpus facts `from_weights` needs (see `SequenceModel._remember_corpus`), and the
+# training report it takes when given.
+FACTS = ("token_kind_", "vocabulary_", "training_items_", "training_lengths_", "max_length_", "token_counts_")
+REPORT = ("history_", "epochs_run_", "validation_nll_")
 
 
 class LSTMModel(SequenceModel):
@@ -116,123 +62,115 @@ class LSTMModel(SequenceModel):
                 raise TnaasError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
 
     def fit(self, corpus, progress=None) -> LSTMModel:
-        """Train on a `Corpus`; returns self.
+        """Train on a `Corpus` (needs torch); returns self.
 
-        With at least `MIN_VALIDATION_CORPUS` items, a seeded `VALIDATION_FRACTION` of them is
-        held out and training stops after `PATIENCE` epochs without a better validation
-        score, keeping the best weights. Learns `net_` (float64 torch modules, eval mode) and
-        its float32 twin `sampler_`, `token_counts_`, `epochs_run_`, `validation_nll_` (nats
-        per token on the held-out split, NaN without one) and `history_` (per epoch: training
-        and validation nats per token). `progress(fraction, message)` is called after every
-        epoch, and with 1.0 when training stops early.
+        With at least `lstm_train.MIN_VALIDATION_CORPUS` items, a seeded fraction of them is
+        held out and training stops after `lstm_train.PATIENCE` epochs without a better
+        validation score, keeping the best weights. Learns `weights_` (float32 arrays by
+        name, see `tnaas.models.lstm_numpy.WEIGHT_SHAPES`), the corpus facts in `FACTS`,
+        `epochs_run_`, `validation_nll_` (nats per token on the held-out split, NaN without
+        one) and `history_` (per epoch: training and validation nats per token).
+        `progress(fraction, message)` is called after every epoch, and with 1.0 when
+        training stops early.
         """
+        from tnaas.models import lstm_train
+
         self._check_params()
-        torch = _torch()
+        torch = lstm_train.load_torch()
         rng = rng_from(self.random_state)
-        seed = int(rng.integers(2**62))
         self._remember_corpus(corpus)
         vocab_size = len(self.vocabulary_)
         encoded = corpus.encoded
         sequences = [encoded.item_ids(j).astype(np.int64) for j in range(len(corpus.items))]
-        order = rng.permutation(len(sequences))
-        n_val = min(MAX_VALIDATION, round(VALIDATION_FRACTION * len(sequences)))
-        n_val = n_val if len(sequences) >= MIN_VALIDATION_CORPUS else 0
-        validation = [sequences[i] for i in order[:n_val]]
-        training = [sequences[i] for i in order[n_val:]]
-        with _threads(torch), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net, history = self._train(torch, vocab_size, training, validation, rng, progress)
-        # Exact numbers (scores, next-token distributions) come from a float64 copy, so that
-        # batched and one-by-one scores agree to 1e-12; sampling and SMC run the float32 one,
-        # 3-4x faster (the two differ by ~1e-7 in probability: far below Monte Carlo error).
-        net.eval().requires_grad_(False)
-        self.sampler_ = net
-        self.net_ = copy.deepcopy(net).double()
+        weights, n_val, history = lstm_train.train(
+            torch, sequences, vocab_size, self.hidden_size, self.epochs, rng, progress
+        )
         self.token_counts_ = np.bincount(encoded.ids, minlength=vocab_size)
         self.history_ = history
         self.epochs_run_ = len(history)
-        self.validation_nll_ = min((v for _, v in history), default=math.nan) if validation else math.nan
+        self.validation_nll_ = min((v for _, v in history), default=math.nan) if n_val else math.nan
+        self._set_weights(weights)
         return self
 
-    def _train(self, torch, vocab_size, training, validation, rng, progress):
-        net = _network(torch, vocab_size, self.hidden_size)
-        optimiser = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-        inputs, targets, lengths = _pad(torch, training, vocab_size)
-        best, best_state, stale, history = math.inf, None, 0, []
-        for epoch in range(self.epochs):
-            cosine = 0.5 * (1 + math.cos(math.pi * epoch / max(1, self.epochs - 1)))
-            for group in optimiser.param_groups:
-                group["lr"] = LEARNING_RATE * (FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * cosine)
-            net.train()
-            total, count = 0.0, 0
-            for batch in _batches(lengths, BATCH_SIZE, rng):
-                width = int(lengths[batch].max()) + 1
-                logits, _ = _run(net, inputs[batch, :width])
-                target = targets[batch, :width].reshape(-1)
-                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size + 1), target, ignore_index=-1)
-                optimiser.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP_NORM)
-                optimiser.step()
-                tokens = int((target >= 0).sum())
-                total, count = total + float(loss.detach()) * tokens, count + tokens
-            net.eval()
-            val = (
-                -float(np.sum(_score(torch, net, validation, vocab_size))) / sum(len(s) + 1 for s in validation)
-                if validation
-                else math.nan
+    def _set_weights(self, weights: dict) -> None:
+        """Keep `weights_` and build the numpy passes: float64 for exact numbers (batched and
+        one-by-one scores agree to 1e-12), float32 for sampling and SMC (2-3x faster; the two
+        differ by ~1e-7 in probability, far below Monte Carlo error)."""
+        check_weights(weights, len(self.vocabulary_))
+        self.weights_ = {name: np.array(value, dtype=np.float32) for name, value in weights.items()}
+        self._exact = Forward(self.weights_, np.float64)
+        self._sampler = Forward(self.weights_, np.float32)
+
+    @classmethod
+    def from_weights(cls, params: dict, facts: dict, weights: dict) -> LSTMModel:
+        """A fitted model from saved parts, without torch: answers exactly as the model they
+        came from did.
+
+        `params`: the constructor's `hidden_size`, `epochs`, `random_state` (any subset;
+        `hidden_size` defaults to the weights'). `facts`: every name in `FACTS` —
+        `token_kind_` (str), `vocabulary_` (tuple of str, id order), `training_items_`
+        (iterable of str), `training_lengths_` (int (items,), tokens per training item),
+        `max_length_` (int, the length cap), `token_counts_` (int (V,)) — and optionally
+        those in `REPORT`: `history_` (list of (training, validation) pairs), `epochs_run_`
+        (int), `validation_nll_` (float). `weights`: `weights_` of the fitted model
+        (float32 or float64 arrays, rounded to float32). Wrong names or shapes raise a
+        one-line `TnaasError`.
+        """
+        unknown = set(params) - set(PARAMS)
+        missing = [name for name in FACTS if name not in facts]
+        if unknown or missing:
+            raise TnaasError(
+                f"cannot rebuild the lstm model: unknown params {sorted(unknown)}"
+                if unknown
+                else f"cannot rebuild the lstm model: facts lack {', '.join(missing)}"
             )
-            history.append((total / count, val))
-            if progress is not None:
-                shown = f", validation {val:.3f}" if validation else ""
-                progress(
-                    (epoch + 1) / self.epochs,
-                    f"epoch {epoch + 1}/{self.epochs}: training {total / count:.3f}{shown} nats/token",
-                )
-            if not validation:
-                continue
-            if val < best - 1e-4:
-                best, best_state, stale = val, copy.deepcopy(net.state_dict()), 0
-            else:
-                stale += 1
-                if stale >= PATIENCE:
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        if progress is not None and len(history) < self.epochs:
-            progress(1.0, f"stopped after {len(history)} epochs: the validation score stopped improving")
-        return net, history
+        model = cls(**{"hidden_size": None, **params})
+        model.token_kind_ = str(facts["token_kind_"])
+        model.vocabulary_ = tuple(facts["vocabulary_"])
+        model.training_items_ = frozenset(facts["training_items_"])
+        model.training_lengths_ = np.asarray(facts["training_lengths_"], dtype=np.int64)
+        model.max_length_ = int(facts["max_length_"])
+        model.token_counts_ = np.asarray(facts["token_counts_"], dtype=np.int64)
+        if model.token_counts_.shape != (len(model.vocabulary_),):
+            raise TnaasError(f"token_counts_ must hold one count per token ({len(model.vocabulary_)})")
+        _, hidden = check_weights(weights, len(model.vocabulary_))
+        if model.hidden_size is None:
+            model.hidden_size = hidden
+        elif model.hidden_size != hidden:
+            raise TnaasError(f"hidden_size {model.hidden_size!r} does not match the weights' {hidden}")
+        model.history_ = [tuple(map(float, pair)) for pair in facts.get("history_", [])]
+        model.epochs_run_ = int(facts.get("epochs_run_", len(model.history_)))
+        model.validation_nll_ = float(facts.get("validation_nll_", math.nan))
+        model._set_weights(weights)
+        return model
+
+    def _check_fitted(self) -> None:
+        super()._check_fitted()
+        if not hasattr(self, "weights_"):
+            raise TnaasError("the lstm model is not fitted yet: call fit(corpus) first")
 
     # ------------------------------------------------------------------ inference
     def start_state(self, n: int):
-        """The LSTM state before BEGIN has been read, for `n` runs (None: zeros)."""
-        return None
+        """The LSTM state (h, c), float32 (n, hidden_size) zeros, before BEGIN is read."""
+        return self._sampler.start(n)
 
     def step(self, tokens: np.ndarray, state, temperature: float = 1.0):
         """Feed one token id per run (int64 (n,), `len(vocabulary_)` = BEGIN); returns
         (probabilities float32 (n, vocabulary + 1) of the next token, END last; new state).
 
-        Runs the float32 `sampler_`: for Monte Carlo (sampling, SMC), not for exact numbers."""
-        torch = _torch()
-        with torch.no_grad(), _threads(torch):
-            logits, state = _run(self.sampler_, torch.as_tensor(tokens, dtype=torch.long).reshape(-1, 1), state)
-            probs = torch.softmax(logits[:, 0] / temperature, dim=-1)
-        return probs.numpy(), state
+        Runs the float32 pass: for Monte Carlo (sampling, SMC), not for exact numbers."""
+        return self._sampler.probs(np.asarray(tokens, dtype=np.int64).reshape(-1), state, temperature)
 
     @staticmethod
     def select(state, index: np.ndarray):
         """The LSTM state of the runs at `index` (int64 (m,)), e.g. after resampling."""
-        if state is None:
-            return None
-        torch = _torch()
-        at = torch.as_tensor(index, dtype=torch.long)
-        return tuple(part[:, at] for part in state)
+        return tuple(part[index] for part in state)
 
+    @single_threaded
     def score_ids(self, sequences, temperature: float = 1.0) -> np.ndarray:
         """Natural-log probability of token-id sequences, END included (float64 (n,)); -inf
         for any sequence with an id < 0 (an unknown token)."""
-        torch = _torch()
-        return _score(torch, self.net_, sequences, len(self.vocabulary_), temperature)
+        return self._exact.log_probs(sequences, temperature)
 
     def log_prob(self, item: str) -> float:
         """Natural-log probability that the model generates exactly `item` (END included)."""
@@ -243,6 +181,7 @@ class LSTMModel(SequenceModel):
         self._check_fitted()
         return self.score_ids([self._ids(item) for item in items])
 
+    @single_threaded
     def next_token_distribution(self, prefix: str) -> dict[str, float]:
         """p(next token | the item starts with `prefix`), with `END_KEY` for "the item ends".
 
@@ -252,34 +191,33 @@ class LSTMModel(SequenceModel):
         ids = self._ids(prefix) if prefix else np.zeros(0, dtype=np.int64)
         if (ids < 0).any():
             return {}
-        torch = _torch()
-        inputs = torch.as_tensor(np.r_[len(self.vocabulary_), ids], dtype=torch.long).reshape(1, -1)
-        with torch.no_grad(), _threads(torch):
-            probs = torch.softmax(_run(self.net_, inputs)[0][0, -1], dim=-1).numpy()
+        probs = _softmax(self._exact.run(ids[None, :])[0, -1])
         names = [*self.vocabulary_, END_KEY]
         return dict(sorted(((names[t], float(p)) for t, p in enumerate(probs) if p > 0), key=lambda kv: -kv[1]))
 
+    @single_threaded
     def inspect(self, limit: int = 20) -> list[Heatmap]:
         """p(second token | first token) for the `limit` most frequent tokens as first token,
         over the 30 most frequent next tokens and END: the LSTM's view of a one-token start."""
         self._check_fitted()
-        torch = _torch()
-        rows = np.argsort(-self.token_counts_, kind="stable")[:limit]
-        vocab_size = len(self.vocabulary_)
-        columns = [*np.argsort(-self.token_counts_, kind="stable")[:30].tolist(), vocab_size]
-        inputs = torch.as_tensor(np.stack([np.full(len(rows), vocab_size), rows], axis=1), dtype=torch.long)
-        with torch.no_grad(), _threads(torch):
-            probs = torch.softmax(_run(self.net_, inputs)[0][:, -1], dim=-1).numpy()
+        order = np.argsort(-self.token_counts_, kind="stable")
+        rows, columns = order[:limit], [*order[:30].tolist(), len(self.vocabulary_)]
+        probs = _softmax(self._exact.run(rows[:, None])[:, -1])
         names = [*self.vocabulary_, END_KEY]
         data = tuple((names[r], names[c], float(probs[i, c])) for i, r in enumerate(rows) for c in columns)
         return [Heatmap("Next token after a one-token start", "first token", "second token", data)]
 
+    @single_threaded
     def sample(self, n: int, random_state=None, temperature: float = 1.0, length=None) -> list[str]:
         """`n` items drawn independently (duplicates possible), batched over the items.
 
-        `temperature` divides the logits of every choice. `length` other than natural draws
-        each item's length from that distribution, then the item from an SMC approximation
-        of p(item | length) (see `tnaas.inference.smc.sample_lengths`).
+        `temperature` divides the logits of every choice. Natural length: the model's own
+        draws (runs still going after 3 * `max_length_` tokens are redrawn). Any other
+        `length`: each item's length λ is drawn from that distribution, then the item
+        exactly from the (tempered) model's p(item | λ), by rejection from its natural draws
+        or, for short lengths, by scoring every item of that length (see
+        `tnaas.models.lstm_sampling`); a length the model almost never makes and too long
+        to enumerate is a `TnaasError` naming it.
         """
         self._check_fitted()
         n = check_count(n)
@@ -287,35 +225,14 @@ class LSTMModel(SequenceModel):
         temperature = check_temperature(temperature)
         lengths = self.length_distribution(length)
         if not lengths.is_natural:
-            ids = smc.sample_lengths(self, n, lengths, rng, temperature)
+            wanted = rng.choice(len(lengths.probs), size=n, p=lengths.probs)
+            ids = lstm_sampling.sample_given_lengths(self, wanted, rng, temperature, self.name)
         else:
-            # runs that reach the cap are redrawn, as for the automata
-            ids = redraw_until(n, lambda size: self._sample_batch(size, rng, temperature), 3 * self.max_length_)
+            cap = 3 * self.max_length_
+            ids = redraw_until(n, lambda size: lstm_sampling.natural_batch(self, size, rng, temperature, cap), cap)
         return decode(self.vocabulary_, self.token_kind_, ids)
 
-    def _sample_batch(self, n: int, rng: np.random.Generator, temperature: float) -> list[np.ndarray | None]:
-        vocab_size = len(self.vocabulary_)
-        cap = 3 * self.max_length_
-        tokens = np.zeros((n, cap), dtype=np.int64)
-        lengths = np.full(n, -1)
-        active = np.arange(n)
-        state = self.start_state(n)
-        last = np.full(n, vocab_size)
-        for t in range(cap + 1):
-            probs, state = self.step(last, state, temperature)
-            drawn = smc.draw(probs, rng)
-            ended = drawn == vocab_size
-            lengths[active[ended]] = t
-            if t == cap:
-                break
-            going = np.flatnonzero(~ended)
-            active, last = active[going], drawn[going]
-            if len(active) == 0:
-                break
-            tokens[active, t] = last
-            state = self.select(state, going)
-        return [tokens[i, : lengths[i]].copy() if lengths[i] >= 0 else None for i in range(n)]
-
+    @single_threaded
     def complete(
         self,
         pattern: str,
@@ -348,48 +265,7 @@ class LSTMModel(SequenceModel):
         )
 
 
-# ----------------------------------------------------------------------- helpers
-def _pad(torch, sequences, vocab_size: int):
-    """Inputs (BEGIN + tokens) and targets (tokens + END, -1 = padding), both int64
-    (n, longest + 1) tensors, and the lengths int64 (n,) as numpy."""
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    width = int(lengths.max()) + 1 if len(sequences) else 1
-    inputs = np.full((len(sequences), width), vocab_size, dtype=np.int64)
-    targets = np.full((len(sequences), width), -1, dtype=np.int64)
-    for i, seq in enumerate(sequences):
-        inputs[i, 1 : len(seq) + 1] = seq
-        targets[i, : len(seq)] = seq
-        targets[i, len(seq)] = vocab_size
-    return torch.from_numpy(inputs), torch.from_numpy(targets), lengths
-
-
-def _batches(lengths: np.ndarray, size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled batches of item indices, grouped by similar length to save padding."""
-    order = rng.permutation(len(lengths))
-    chunk = 32 * size  # sort within chunks: batches of similar lengths that still vary each epoch
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = order[start : start + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches.extend(part[i : i + size] for i in range(0, len(part), size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def _score(torch, net, sequences, vocab_size: int, temperature: float = 1.0) -> np.ndarray:
-    """Log-probabilities (float64 (n,)) of id sequences under `net` (in eval mode)."""
-    sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
-    result = np.full(len(sequences), -np.inf)
-    known = [i for i, s in enumerate(sequences) if not (s < 0).any()]
-    if not known:
-        return result
-    # Logits are (batch, length + 1, vocabulary + 1): cap them at SCORE_ELEMENTS numbers.
-    longest = max(len(sequences[i]) for i in known)
-    size = max(1, min(SCORE_BATCH, SCORE_ELEMENTS // ((longest + 1) * (vocab_size + 1))))
-    for start in range(0, len(known), size):
-        index = known[start : start + size]
-        inputs, targets, _ = _pad(torch, [sequences[i] for i in index], vocab_size)
-        with torch.no_grad(), _threads(torch):
-            logits = _run(net, inputs)[0].to(torch.float64) / temperature
-            picked = logits.gather(2, targets.clamp(min=0).unsqueeze(2)).squeeze(2) - torch.logsumexp(logits, dim=2)
-            result[index] = torch.where(targets >= 0, picked, 0.0).sum(dim=1).numpy()
-    return result
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (float64 logits, -inf allowed where others are finite)."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
