@@ -192,7 +192,9 @@ def test_longest_allowed_name_is_answered():
 def test_contains_matches_a_set_on_small_lists():
     rng = random.Random(3)
     for _ in range(200):
-        words = sorted({"".join(rng.choice("ab-") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(0, 12))})
+        words = sorted(
+            {"".join(rng.choice("ab-") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(0, 12))}
+        )
         data = b"".join(w.encode() + b"\n" for w in words)
         for probe in ("".join(p) for n in range(0, 5) for p in itertools.product("ab-", repeat=n)):
             assert av.contains(data, probe.encode()) == (probe in words), (words, probe)
