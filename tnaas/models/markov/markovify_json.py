@@ -87,8 +87,7 @@ def _count(value, where: str) -> int:
     if isinstance(value, float) and not (np.isfinite(value) and value.is_integer()):
         raise _fail(f"{where}: counts must be positive whole numbers, not {_shown(value)}")
     if not 1 <= value <= MAX_COUNT:
-        shown = _shown(value) if abs(value) < 10**30 else f"a {len(str(int(value)))}-digit number"
-        raise _fail(f"{where}: counts must be positive whole numbers up to {MAX_COUNT:.0e}, not {shown}")
+        raise _fail(f"{where}: counts must be positive whole numbers up to {MAX_COUNT:.0e}, not {_shown(value)}")
     return int(value)
 
 
