@@ -199,6 +199,7 @@ GOOD_TAIL = '[["a"], {"___END__": 1}]'  # completes a one-token chain BEGIN -> a
         ('[["___BEGIN__"], ' + GOOD_TAIL + "]", "pair"),
         ('{"chain": {"chain": []}}', "Text inside a Text"),
         ("[1, 2]", "pair"),
+        ('[[["___BEGIN__"], {"\\ud800": 1}], [["\\ud800"], {"___END__": 1}]]', "lone surrogate"),
         ('"just a string"', "pairs"),
     ],
 )

@@ -8,9 +8,10 @@ is built, and the first problem found is reported as one `TnaasError`:
 
 - at most `MAX_JSON_CHARS` characters, nested at most `MAX_JSON_DEPTH` deep (markovify's
   deepest, a compiled chain, is 4);
-- tokens are non-empty strings; in a character model exactly one character, in a word model
-  no whitespace, in a note model a note (C4, F#5); BEGIN only pads a state on the left, END
-  only ends one (never inside a state), and neither is a token of the vocabulary;
+- tokens are non-empty strings of valid Unicode; in a character model exactly one
+  character, in a word model no whitespace, in a note model a note (C4, F#5); BEGIN only
+  pads a state on the left, END only ends one (never inside a state), and neither is a
+  token of the vocabulary;
 - counts are whole numbers from 1 to `MAX_COUNT`, at most `MAX_TOTAL_COUNT` in all (so every
   sum is exact in float64); compiled cumulative counts strictly increase;
 - every state has the same size (1-6) and at least one next token, and appears once.
@@ -32,7 +33,8 @@ from tnaas.data.tokens import NOTE_PATTERN, check_kind
 from tnaas.errors import TnaasError
 from tnaas.models.markov.ngram import BEGIN, END, MAX_STATE_SIZE, MIN_STATE_SIZE, NgramCounts
 
-MAX_JSON_CHARS = 256 * 1024 * 1024  # characters; markovify's file for 600k PyPI names at k=3 is ~100 MB
+# Characters. The file of all 886k PyPI names at state size 5 is 53 MB (loads in ~70 s, ~2 GB peak).
+MAX_JSON_CHARS = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 8  # nesting of lists/objects; markovify writes at most 4
 MAX_COUNT = 10**15  # one transition seen more often than this is no corpus anyone fitted
 MAX_TOTAL_COUNT = 2**53  # every sum of counts stays exact in float64 (and int64)
@@ -47,7 +49,7 @@ def _fail(problem: str) -> TnaasError:
 
 def _shown(value) -> str:
     """A short repr of a JSON value for an error message."""
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -158,6 +160,10 @@ def _pairs(data) -> list:
 
 
 def _check_token(token: str, kind: str) -> None:
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(f"the token {_shown(token)} is not valid Unicode text (a lone surrogate)") from None
     if kind == "characters" and len(token) != 1:
         raise _fail(f"the token {_shown(token)} is not one character, so this is not a character model")
     if kind != "characters" and _SPACE.search(token):
