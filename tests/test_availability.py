@@ -110,7 +110,7 @@ def test_no_answer_is_an_unqualified_free():
             value = answer[key]
             assert value == "taken" or value.startswith("not a valid") or value == av.INDEXES[key].free_text
             assert value != "free"
-        assert "check the registry" in answer["advice"] and "pypi.org/project/" in answer["advice"]
+        assert "check the registry" in answer["advice"] and "PyPI for " in answer["advice"]
         assert set(answer["snapshots"]) == set(av.INDEXES)
 
 

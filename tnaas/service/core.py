@@ -129,9 +129,19 @@ def generate_answer(
     length=None,
     include_existing: bool = False,
     model=None,
+    **hunt,
 ) -> dict:
     """`n` distinct new items (all items if `include_existing`); `items` may hold fewer than
-    asked, with `shortfall` saying why (nothing found is lost)."""
+    asked, with `shortfall` saying why (nothing found is lost).
+
+    Name-hunt options (`constraints`, `free_on`, `like`, `sort`; see
+    `tnaas.service.names.hunt_answer`) switch to exact constrained draws when any is set.
+    """
+    if any(value not in (None, "", (), []) for value in hunt.values()):
+        from tnaas.service.names import hunt_answer
+
+        options = {"n": n, "seed": seed, "temperature": temperature, "length": length}
+        return hunt_answer(corpus, request, include_existing=include_existing, model=model, **options, **hunt)
     n, seed = check_int(n, "n", 0, MAX_ITEMS), parse_seed(seed)
     temperature, length = check_temperature(temperature), LengthChoice.parse(length)
     model = model or fitted(corpus, request)[0]

@@ -46,8 +46,7 @@ SNAPSHOT = "late 2026"  # the date SOURCES.md gives the PyPI and npm listings
 
 ADVICE = (
     "These are offline snapshots ({snapshot}); check the registry itself before publishing: "
-    "https://pypi.org/project/{pypi}/, https://www.npmjs.com/package/{npm}, "
-    "https://cran.r-project.org/package={cran}"
+    "PyPI for {pypi!r}, npm for {npm!r}, CRAN for {cran!r}"
 )
 
 
