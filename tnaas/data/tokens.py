@@ -74,13 +74,21 @@ def infer_kind(items: Sequence[str]) -> str:
     items average at least four words (sentences, verse lines); characters otherwise
     (names, titles of a word or two).
     """
-    words = [item.split() for item in items if item.strip()]
-    if not words:
+    # Streamed, one item's words at a time: splitting every item at once would hold all
+    # the words of a 25 MB file (hundreds of MB of small strings) just to count them.
+    count = total = 0
+    notes = True
+    for item in items:
+        tokens = item.split()
+        if not tokens:
+            continue
+        count, total = count + 1, total + len(tokens)
+        notes = notes and all(NOTE_PATTERN.match(token) for token in tokens)
+    if not count:
         return "characters"
-    if all(NOTE_PATTERN.match(token) for tokens in words for token in tokens):
+    if notes:
         return "notes"
-    mean_words = sum(len(tokens) for tokens in words) / len(words)
-    return "words" if mean_words >= 4 else "characters"
+    return "words" if total / count >= 4 else "characters"
 
 
 @dataclass(frozen=True)
@@ -101,28 +109,56 @@ class Encoded:
         return self.ids[self.offsets[j] : self.offsets[j + 1]]
 
 
+ENCODE_CHUNK_ITEMS = 20_000
+
+
 def encode(items: Sequence[str], kind: str) -> Encoded:
     """Encode normalised items as token ids over their sorted vocabulary."""
     if kind == "characters":
-        # One pass through C: UTF-32 gives one code point per character; a lookup table
-        # over the code points present maps them to ids without sorting millions of them.
-        points = np.frombuffer("".join(items).encode("utf-32-le"), dtype=np.uint32)
-        present = np.flatnonzero(np.bincount(points)) if len(points) else np.zeros(0, dtype=np.int64)
-        table = np.zeros(int(present[-1]) + 1 if len(present) else 1, dtype=np.int32)
-        table[present] = np.arange(len(present), dtype=np.int32)
-        ids = table[points]
-        del points
-        vocabulary = tuple(chr(c) for c in present)
+        # Through C in chunks of items: UTF-32 gives one code point per character; a lookup
+        # table over the code points present maps them to ids without sorting millions of
+        # them. Chunks keep the transient UTF-32 copy small (a 25 MB file would need ~100 MB).
         lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+        chunks = range(0, len(items), ENCODE_CHUNK_ITEMS * 10)
+
+        def points(start: int) -> np.ndarray:
+            text = "".join(items[start : start + ENCODE_CHUNK_ITEMS * 10])
+            return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+        seen = np.zeros(0x110000, dtype=bool)
+        for start in chunks:
+            seen[points(start)] = True
+        present = np.flatnonzero(seen)
+        table = np.zeros(len(seen), dtype=np.int32)
+        table[present] = np.arange(len(present), dtype=np.int32)
+        ids = np.empty(int(lengths.sum()), dtype=np.int32)
+        at = 0
+        for start in chunks:
+            chunk = table[points(start)]
+            ids[at : at + len(chunk)] = chunk
+            at += len(chunk)
+        vocabulary = tuple(chr(c) for c in present)
     else:
-        sequences = [tokenize(item, kind) for item in items]
-        vocabulary = tuple(sorted({token for tokens in sequences for token in tokens}))
-        index = {token: i for i, token in enumerate(vocabulary)}
-        ids = np.fromiter((index[token] for tokens in sequences for token in tokens), dtype=np.int64)
-        lengths = np.fromiter((len(t) for t in sequences), dtype=np.int64, count=len(items))
+        # In chunks: the token strings of all items at once (7 million for a 25 MB tune
+        # file) would take ~450 MB; a chunk's take a few MB. Ids are first given in order of
+        # appearance, then renumbered to the sorted vocabulary.
+        index: dict[str, int] = {}
+        id_parts, length_parts = [], []
+        for start in range(0, len(items), ENCODE_CHUNK_ITEMS):
+            sequences = [tokenize(item, kind) for item in items[start : start + ENCODE_CHUNK_ITEMS]]
+            seen = (index.setdefault(token, len(index)) for tokens in sequences for token in tokens)
+            id_parts.append(np.fromiter(seen, dtype=np.int32))
+            length_parts.append(np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences)))
+        vocabulary = tuple(sorted(index))
+        renumber = np.empty(len(index), dtype=np.int32)
+        renumber[np.fromiter((index[token] for token in vocabulary), dtype=np.int64, count=len(index))] = np.arange(
+            len(index), dtype=np.int32
+        )
+        ids = renumber[np.concatenate(id_parts)] if id_parts else np.zeros(0, dtype=np.int32)
+        lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, dtype=np.int64)
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    return Encoded(vocabulary, ids.astype(np.int32), offsets)
+    return Encoded(vocabulary, ids.astype(np.int32, copy=False), offsets)
 
 
 def decode(vocabulary: Sequence[str], kind: str, sequences: Sequence[np.ndarray]) -> list[str]:

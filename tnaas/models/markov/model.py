@@ -7,6 +7,7 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.completion import END_KEY
 from tnaas.models.base import AutomatonModel, Heatmap
+from tnaas.models.markov.budget import check_fit_budget
 from tnaas.models.markov.chain import ChainAutomaton
 from tnaas.models.markov.kneser_ney import KneserNeyAutomaton
 from tnaas.models.markov.markovify_json import chain_json, parse_chain
@@ -52,8 +53,10 @@ class MarkovModel(AutomatonModel):
         Counting is fast, so `progress` is accepted (shared interface) but not called.
         """
         self._check_params()
+        counts = count_ngrams(corpus.encoded, int(self.state_size))
+        check_fit_budget(counts, self.smoothing)  # before the trie and tables are allocated
         self._remember_corpus(corpus)
-        self._compile(count_ngrams(corpus.encoded, int(self.state_size)))
+        self._compile(counts)
         return self
 
     def _compile(self, counts: NgramCounts) -> None:
