@@ -55,8 +55,17 @@ def items_corpus(items, token_kind: str | None = None, name: str = "custom") -> 
     return read_upload("\n".join(items).encode("utf-8"), f"{name}.txt", token_kind=token_kind)
 
 
-def fitted(corpus: Corpus, request: ModelRequest, fit_on_request: bool = True, cache: ModelCache = MODELS_CACHE):
+def fitted(
+    corpus: Corpus,
+    request: ModelRequest,
+    fit_on_request: bool = True,
+    cache: ModelCache = MODELS_CACHE,
+    progress=None,
+):
     """(fitted model, fit milliseconds or None when it was cached) for `request` on `corpus`.
+
+    `progress(fraction, message)`, if given, is handed to the model's `fit` (only called
+    when the model is actually fitted, not on a cache hit).
 
     The cache key is the corpus's content hash, the model name and its resolved
     parameters. With `fit_on_request` False (the API), a model whose registry entry says it
@@ -71,7 +80,7 @@ def fitted(corpus: Corpus, request: ModelRequest, fit_on_request: bool = True, c
                 f"the {spec.name} model takes minutes to fit, so it is not fitted on request: "
                 "serve it from a prebuilt artifact or fit it with the CLI"
             )
-        return request.build().fit(corpus)
+        return request.build().fit(corpus, progress=progress)
 
     return cache.get_or_fit(key, fit, upload=corpus.name not in bundled_names())
 
