@@ -247,7 +247,13 @@ class Lattice:
             if t < horizon:
                 step = self.steps[t]
                 inflow = push(
-                    self.log_beta[t + 1], step.dst, step.prob, step.log_prob, step.src, len(log_beta), sorted_groups=True
+                    self.log_beta[t + 1],
+                    step.dst,
+                    step.prob,
+                    step.log_prob,
+                    step.src,
+                    len(log_beta),
+                    sorted_groups=True,
                 )
                 log_beta = np.logaddexp(log_beta, inflow)
             self.log_beta[t] = log_beta
