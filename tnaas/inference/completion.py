@@ -9,7 +9,7 @@ import numpy as np
 from tnaas.data.tokens import detokenize
 from tnaas.inference.automaton import Automaton
 from tnaas.inference.lattice import Lattice
-from tnaas.inference.lengths import NATURAL, LengthDistribution, end_weights
+from tnaas.inference.lengths import NATURAL, LengthDistribution, log_end_weights
 from tnaas.inference.patterns import LITERAL, ONE, Pattern, compile_pattern
 
 END_KEY = "<end>"  # in a position's distribution: the item has already ended there
@@ -19,7 +19,9 @@ END_KEY = "<end>"  # in a position's distribution: the item has already ended th
 class Completion:
     """Everything a model can say about a masked pattern.
 
-    `probability`: p(a generated item matches), under the model's length distribution.
+    `probability`: p(a generated item matches), under the model's length distribution;
+    `log_probability`: its natural log, which holds it where the float underflows to 0.0
+    (a long pattern, a model with tiny parameters): -inf only if nothing can match.
     `positions`: [{"index": i, "distribution": {token: p}}] for each unknown position i
     (counting tokens from 0), sorted by probability; with a gap (`%`) a position may also
     hold `END_KEY` (the item ended before it). `top`: [{"text", "probability"}] the most
@@ -38,11 +40,18 @@ class Completion:
     max_length: int = 0
     top_complete: bool = True
     message: str = ""
+    log_probability: float | None = None  # None: log(probability) (answers built elsewhere)
+
+    def __post_init__(self):
+        if self.log_probability is None:
+            with np.errstate(divide="ignore"):
+                object.__setattr__(self, "log_probability", float(np.log(self.probability)))
 
     @property
     def matches(self) -> bool:
-        """False when no item of the model can match the pattern."""
-        return self.probability > 0
+        """False when no item of the model can match the pattern (a possible one whose
+        probability underflows to 0.0 still matches: see `log_probability`)."""
+        return self.log_probability > -np.inf
 
     def with_hint(self, hint: str) -> Completion:
         """The same answer with `hint` said right after the reason the pattern cannot match."""
@@ -57,6 +66,7 @@ class Completion:
         return {
             "pattern": self.pattern,
             "probability": self.probability,
+            "log_probability": self.log_probability,
             "positions": self.positions,
             "top": self.top,
             "samples": self.samples,
@@ -94,10 +104,10 @@ def complete_exact(
     cap = pattern.fixed_length
     if cap is None:
         cap = max_length if lengths.is_natural else lengths.max_length
-    weights = np.zeros(cap + 1)
-    given = end_weights(automaton, lengths, cap)
-    weights[: min(len(given), cap + 1)] = given[: cap + 1]
-    lattice = Lattice(automaton, dfa, weights)
+    log_weights = np.full(cap + 1, -np.inf)
+    given = log_end_weights(automaton, lengths, cap)
+    log_weights[: min(len(given), cap + 1)] = given[: cap + 1]
+    lattice = Lattice(automaton, dfa, log_end_weight=log_weights)
     if lattice.log_z == -np.inf:
         return Completion(pattern.text, 0.0, max_length=cap, message=impossible_message(pattern.text, smoothed))
     vocab = automaton.vocabulary
@@ -128,6 +138,7 @@ def complete_exact(
         truncated_mass=lattice.running_mass if lengths.is_natural and pattern.fixed_length is None else 0.0,
         max_length=cap,
         top_complete=complete,
+        log_probability=lattice.log_z,
     )
 
 

@@ -1,10 +1,16 @@
 """Exact inference over an automaton constrained by a pattern: the completion lattice.
 
 Node t of the lattice is a pair (pattern DFA state, automaton state) reached after t
-tokens that still match the pattern. A scaled forward pass gives p(pattern); a backward
-pass in log space gives exact posteriors, exact samples (backward messages, then forward
-sampling) and an exact k-best search (A* with the max-product backward pass as heuristic).
-Nothing here samples to estimate or enumerates strings.
+tokens that still match the pattern. A forward pass gives p(pattern); a backward pass gives
+exact posteriors, exact samples (backward messages, then forward sampling) and an exact
+k-best search (A* with the max-product backward pass as heuristic). Nothing here samples
+to estimate or enumerates strings.
+
+Every node weight, forward or backward, is kept as a natural log (`tnaas.inference.log_flow`
+explains how without paying an `exp` per edge): one scale factor per step would lose any
+node whose weight falls below ~1e-308 of the step's best, and on a long pattern or an HMM
+with 1e-300 parameters that node can carry the whole answer, whose probability may itself
+be far below the smallest double (hence `log_z`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tnaas.errors import TnaasError
-from tnaas.inference.automaton import Automaton, choose
+from tnaas.inference.automaton import Automaton, choose, safe_log
+from tnaas.inference.log_flow import TINY, log_dot, log_group_sum, push, scaled
 from tnaas.inference.patterns import PatternDFA
 
 MAX_LATTICE_EDGES = 6_000_000  # ~120 MB of int32/float64 edge arrays; see README "Limits"
@@ -27,24 +34,22 @@ class Step:
     """Lattice edges from the nodes after t tokens to those after t + 1 (ascending `src`).
 
     `src`, `dst`: int32 (e,) node indices in frontier t and t + 1; `token`: int32 (e,);
-    `prob`: float64 (e,) automaton probabilities.
+    `prob`: float64 (e,) automaton probabilities; `log_prob`: float64 (e,) their logs when
+    the automaton gives them (HMMs: finite where `prob` underflows to 0), else None.
     """
 
     src: np.ndarray
     token: np.ndarray
     dst: np.ndarray
     prob: np.ndarray
+    log_prob: np.ndarray | None = None
+
+    def log_probs(self, part=slice(None)) -> np.ndarray:
+        """Natural logs of the probabilities of the edges `part` (a slice or index array)."""
+        return self.log_prob[part] if self.log_prob is not None else safe_log(self.prob[part])
 
 
-def _log(x: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.log(x)
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    # Not np.dot: multithreaded BLAS costs ~2 ms per call on a busy machine, against ~10 us
-    # for this, and the lattice takes hundreds of such small dot products.
-    return float(np.add.reduce(a * b))
+_log = safe_log
 
 
 def _unique_inverse(values: np.ndarray, low: int | None = None, span: int | None = None):
@@ -106,7 +111,9 @@ class Lattice:
     """The pattern-constrained lattice of an automaton, with forward and backward passes.
 
     `end_weight`: float64 (max_length + 1,): factor on the probability of ending after t
-    tokens (all ones: the chain's own stopping; see `tnaas.inference.lengths`). Build cost and memory
+    tokens (all ones: the chain's own stopping; see `tnaas.inference.lengths`), or
+    `log_end_weight`, its natural log, which holds factors no double can (a length the
+    chain reaches with probability 1e-400 gets a factor of ~1e400). Build cost and memory
     grow with the number of lattice edges, capped at `max_edges` (a `TnaasError` says so).
     """
 
@@ -114,19 +121,23 @@ class Lattice:
         self,
         automaton: Automaton,
         dfa: PatternDFA,
-        end_weight: np.ndarray,
+        end_weight: np.ndarray | None = None,
         max_edges: int = MAX_LATTICE_EDGES,
         backward: bool = True,
+        log_end_weight: np.ndarray | None = None,
     ):
+        if log_end_weight is None:
+            if end_weight is None:
+                raise TnaasError("a lattice needs its end weights (end_weight or log_end_weight)")
+            log_end_weight = _log(np.asarray(end_weight, dtype=np.float64))
         self.automaton = automaton
         self.dfa = dfa
-        self.end_weight = np.asarray(end_weight, dtype=np.float64)
-        self.max_length = len(self.end_weight) - 1
+        self.log_end_weight = np.asarray(log_end_weight, dtype=np.float64)
+        self.max_length = len(self.log_end_weight) - 1
         self.steps: list[Step] = []
         self.states: list[np.ndarray] = []  # automaton state of each node, per t
-        self.alpha: list[np.ndarray] = []  # scaled forward weights, sum 1 per t
-        self.log_scale: list[float] = []  # log of the true total forward mass per t
-        self.end: list[np.ndarray] = []  # end weight of each node (prob * accept * weight)
+        self.log_alpha: list[np.ndarray] = []  # log p(prefix, node) of each node, per t
+        self.log_end: list[np.ndarray] = []  # log end weight of each node (prob * accept * weight)
         self._forward(max_edges)
         self.log_z = self._log_total()
         if backward and self.log_z > -np.inf:
@@ -138,18 +149,15 @@ class Lattice:
         states, probs = auto.start()
         q = np.zeros(len(states), dtype=np.int64)
         s = np.asarray(states, dtype=np.int64)
-        alpha = np.asarray(probs, dtype=np.float64)
-        log_scale, n_edges = 0.0, 0
+        log_alpha = _log(np.asarray(probs, dtype=np.float64))
+        n_edges = 0
+        log_accepting = _log(dfa.accepting.astype(np.float64))
         for t in range(self.max_length + 1):
-            mass = alpha.sum()
-            if mass <= 0:
+            if not (log_alpha > -np.inf).any():
                 break
-            alpha = alpha / mass
-            log_scale += float(np.log(mass))
             self.states.append(s)
-            self.alpha.append(alpha)
-            self.log_scale.append(log_scale)
-            self.end.append(auto.end_prob(s) * dfa.accepting[q] * self.end_weight[t])
+            self.log_alpha.append(log_alpha)
+            self.log_end.append(_log(auto.end_prob(s)) + log_accepting[q] + self.log_end_weight[t])
             if t == self.max_length:
                 break
             tokens = None if dfa.allows_any[q].any() else dfa.literal_ids
@@ -161,6 +169,7 @@ class Lattice:
             if tokens is None and count_edges is not None and n_edges + count_edges(unique, None) > max_edges:
                 _too_big(max_edges)
             edges = auto.expand(unique, tokens)
+            log_prob = getattr(edges, "log_prob", None)
             if np.array_equal(unique, s):  # distinct and sorted: node i is automaton state unique[i]
                 node, token, target, prob = edges.src, edges.token, edges.dst, edges.prob
             else:  # one automaton state under several pattern states: share its edges
@@ -171,13 +180,16 @@ class Lattice:
                 within = np.arange(int(per_node.sum())) - np.repeat(np.cumsum(per_node) - per_node, per_node)
                 edge = np.repeat(starts[inverse], per_node) + within
                 token, target, prob = edges.token[edge], edges.dst[edge], edges.prob[edge]
+                log_prob = None if log_prob is None else log_prob[edge]
             q_next, shared = _step_dfa(dfa, q, node, token)
             if shared is not None and shared < 0:  # no token can continue the match here
                 node, token, target, prob, q_next, shared = node[:0], token[:0], target[:0], prob[:0], node[:0], None
+                log_prob = None if log_prob is None else log_prob[:0]
             elif shared is None:
                 keep = q_next >= 0
                 if not keep.all():
                     node, token, target, prob, q_next = node[keep], token[keep], target[keep], prob[keep], q_next[keep]
+                    log_prob = None if log_prob is None else log_prob[keep]
             n_edges += len(node)
             if n_edges > max_edges:
                 _too_big(max_edges)
@@ -186,19 +198,31 @@ class Lattice:
                 unique_key = unique_key + shared * auto.n_states
             else:
                 unique_key, dst = _unique_inverse(q_next * auto.n_states + target)
-            self.steps.append(Step(node.astype(np.int32), token.astype(np.int32), dst.astype(np.int32), prob))
-            alpha = np.bincount(dst, weights=alpha[node] * prob, minlength=len(unique_key))
+            step = Step(node.astype(np.int32), token.astype(np.int32), dst.astype(np.int32), prob, log_prob)
+            self.steps.append(step)
+            log_alpha = push(log_alpha, node, prob, log_prob, dst, len(unique_key))
             q, s = unique_key // auto.n_states, unique_key % auto.n_states
-        self.steps = self.steps[: len(self.alpha) - 1]  # drop a step into an empty frontier
+        self.steps = self.steps[: len(self.log_alpha) - 1]  # drop a step into an empty frontier
 
     def _log_total(self) -> float:
-        parts = [ls + float(_log(_dot(a, e))) for ls, a, e in zip(self.log_scale, self.alpha, self.end)]
+        parts = [log_dot(a, e) for a, e in zip(self.log_alpha, self.log_end)]
         return _logsumexp(np.array(parts))
 
     @property
     def probability(self) -> float:
-        """p(pattern): total probability of the items that match, float."""
+        """p(pattern): total probability of the items that match, float (0.0 when it is
+        below the smallest double: `log_z` holds it then)."""
         return float(np.exp(self.log_z))
+
+    @property
+    def log_scale(self) -> list[float]:
+        """log of the total forward mass after t tokens, per t (floats)."""
+        return [_logsumexp(a) for a in self.log_alpha]
+
+    @property
+    def alpha(self) -> list[np.ndarray]:
+        """Forward weights after t tokens divided by their total (`log_scale`), per t."""
+        return [np.exp(a - ls) for a, ls in zip(self.log_alpha, self.log_scale)]
 
     @property
     def running_mass(self) -> float:
@@ -207,48 +231,66 @@ class Lattice:
         An upper bound on the probability mass the length cap leaves out (0 when every
         match is shorter than the cap).
         """
-        if len(self.alpha) <= self.max_length:
+        if len(self.log_alpha) <= self.max_length:
             return 0.0
-        last = self.alpha[self.max_length]
-        going_on = 1.0 - self.automaton.end_prob(self.states[self.max_length])
-        return float(np.exp(self.log_scale[-1]) * _dot(last, going_on))
+        with np.errstate(divide="ignore"):
+            log_going = np.log1p(-self.automaton.end_prob(self.states[self.max_length]))
+        return float(np.exp(log_dot(self.log_alpha[self.max_length], log_going)))
 
     # ---------------------------------------------------------------- backward pass
     def _backward(self) -> None:
-        """Scaled backward messages: beta_t = exp(log_d[t]) * beta_hat[t]."""
-        horizon = len(self.alpha) - 1
-        self.beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
-        self.log_d = np.zeros(horizon + 1)
+        """Backward messages: log_beta[t][node] = log p(a matching finish | node after t tokens)."""
+        horizon = len(self.log_alpha) - 1
+        self.log_beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
         for t in range(horizon, -1, -1):
-            log_beta = _log(self.end[t])
+            log_beta = self.log_end[t]
             if t < horizon:
                 step = self.steps[t]
-                inflow = np.bincount(
-                    step.src, weights=step.prob * self.beta[t + 1][step.dst], minlength=len(self.alpha[t])
+                inflow = push(
+                    self.log_beta[t + 1],
+                    step.dst,
+                    step.prob,
+                    step.log_prob,
+                    step.src,
+                    len(log_beta),
+                    sorted_groups=True,
                 )
-                log_beta = np.logaddexp(log_beta, self.log_d[t + 1] + _log(inflow))
-            top = log_beta.max() if len(log_beta) else -np.inf
-            self.log_d[t] = top if np.isfinite(top) else 0.0
-            self.beta[t] = np.exp(log_beta - self.log_d[t])
+                log_beta = np.logaddexp(log_beta, inflow)
+            self.log_beta[t] = log_beta
 
     def _edge_posterior(self, t: int) -> np.ndarray:
+        """p(the item takes edge e of step t | pattern), float64 (e,)."""
         step = self.steps[t]
-        scale = np.exp(self.log_scale[t] + self.log_d[t + 1] - self.log_z)
-        return scale * self.alpha[t][step.src] * step.prob * self.beta[t + 1][step.dst]
+        log_a, log_b = self.log_alpha[t], self.log_beta[t + 1]
+        shift_a, a = scaled(log_a)
+        shift_b, b = scaled(log_b)
+        offset = shift_a + shift_b - self.log_z
+        terms = a[step.src] * step.prob * b[step.dst]
+        # The linear product is exact unless a term underflows although its log is finite,
+        # or the common factor itself under- or overflows; then work per edge in logs.
+        small = terms < TINY
+        if -700 < offset < 700:
+            if not small.any():
+                return terms * np.exp(offset)
+            log_small = log_a[step.src[small]] + step.log_probs(small) + log_b[step.dst[small]]
+            if not np.isfinite(log_small).any():
+                return terms * np.exp(offset)
+        return np.exp(log_a[step.src] + step.log_probs() + log_b[step.dst] - self.log_z)
+
+    def end_log_mass(self) -> np.ndarray:
+        """log p(the item matches and has length t) for t = 0..max_length, float64 (max_length + 1,)."""
+        out = np.full(self.max_length + 1, -np.inf)
+        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
+            out[t] = log_dot(a, e)
+        return out
 
     def end_mass(self) -> np.ndarray:
         """p(the item matches and has length t) for t = 0..max_length, float64 (max_length + 1,)."""
-        out = np.zeros(self.max_length + 1)
-        for t, (a, e) in enumerate(zip(self.alpha, self.end)):
-            out[t] = np.exp(self.log_scale[t]) * _dot(a, e)
-        return out
+        return np.exp(self.end_log_mass())
 
     def end_posterior(self) -> np.ndarray:
         """p(length = t | pattern) for t = 0..max_length, float64 (max_length + 1,)."""
-        out = np.zeros(self.max_length + 1)
-        for t, (a, e) in enumerate(zip(self.alpha, self.end)):
-            out[t] = np.exp(self.log_scale[t] - self.log_z) * _dot(a, e)
-        return out
+        return np.exp(self.end_log_mass() - self.log_z)
 
     def token_posteriors(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each position t: (token ids, probabilities) of the token at t given the pattern.
@@ -271,19 +313,22 @@ class Lattice:
         """`n` exact draws of token-id sequences from p(item | pattern)."""
         if self.log_z == -np.inf:
             raise TnaasError("no item matches the pattern: nothing to sample")
-        first = self.alpha[0] * self.beta[0]
+        first = np.exp(self.log_alpha[0] + self.log_beta[0] - self.log_z)
         node = rng.choice(len(first), size=n, p=first / first.sum())
-        tokens = np.zeros((n, len(self.alpha)), dtype=np.int64)  # row i: draw i's tokens so far
+        tokens = np.zeros((n, len(self.log_alpha)), dtype=np.int64)  # row i: draw i's tokens so far
         lengths = np.zeros(n, dtype=np.int64)
         active = np.arange(n)
-        for t in range(len(self.alpha)):
+        for t in range(len(self.log_alpha)):
             if len(active) == 0:
                 break
-            n_nodes = len(self.alpha[t])
-            end_weight = np.exp(_log(self.end[t]) - self.log_d[t])
+            n_nodes = len(self.log_alpha[t])
+            # Each option's share of its node's backward mass: at most 1, exact in logs.
+            # (A node with no matching finish is never reached: any finite shift will do.)
+            log_here = np.where(self.log_beta[t] > -np.inf, self.log_beta[t], 0.0)
+            end_weight = np.exp(self.log_end[t] - log_here)
             if t < len(self.steps):
                 step = self.steps[t]
-                edge_weight = np.exp(_log(step.prob * self.beta[t + 1][step.dst]) + self.log_d[t + 1] - self.log_d[t])
+                edge_weight = np.exp(step.log_probs() + self.log_beta[t + 1][step.dst] - log_here[step.src])
                 owner = np.concatenate([step.src.astype(np.int64), np.arange(n_nodes)])
                 weight = np.concatenate([edge_weight, end_weight])
                 target = np.concatenate([step.dst.astype(np.int64), np.full(n_nodes, -1)])
@@ -306,26 +351,22 @@ class Lattice:
         """log U_t(node): an upper bound (exact for deterministic automata) on the best
         probability of finishing from each node."""
         vocab_size = len(self.automaton.vocabulary)
-        horizon = len(self.alpha) - 1
+        horizon = len(self.log_alpha) - 1
         log_u: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
         for t in range(horizon, -1, -1):
-            best = _log(self.end[t])
-            if t < horizon:
+            best = self.log_end[t].copy()
+            if t < horizon and len(self.steps[t].src):
                 step = self.steps[t]
-                nxt = log_u[t + 1][step.dst]
-                top = nxt.max() if len(nxt) else -np.inf
-                if np.isfinite(top):
-                    weight = step.prob * np.exp(nxt - top)
-                    owner = step.src  # ascending
+                via = step.log_probs() + log_u[t + 1][step.dst]
+                owner = step.src  # ascending
+                same = owner[1:] == owner[:-1]
+                if (same & (step.token[1:] <= step.token[:-1])).any():  # several edges per (node, token)
+                    pairs, group = _unique_inverse(owner.astype(np.int64) * vocab_size + step.token)
+                    via = log_group_sum(group, via, len(pairs))
+                    owner = pairs // vocab_size
                     same = owner[1:] == owner[:-1]
-                    if (same & (step.token[1:] <= step.token[:-1])).any():  # several edges per (node, token)
-                        pairs, group = _unique_inverse(owner.astype(np.int64) * vocab_size + step.token)
-                        weight = np.bincount(group, weights=weight)
-                        owner = pairs // vocab_size
-                        same = owner[1:] == owner[:-1]
-                    via = _log(weight) + top
-                    first = np.flatnonzero(np.r_[True, ~same])
-                    best[owner[first]] = np.maximum(best[owner[first]], np.maximum.reduceat(via, first))
+                first = np.flatnonzero(np.r_[True, ~same])
+                best[owner[first]] = np.maximum(best[owner[first]], np.maximum.reduceat(via, first))
             log_u[t] = best
         return log_u
 
@@ -338,10 +379,10 @@ class Lattice:
         if self.log_z == -np.inf or k <= 0:
             return [], True
         log_u = self._max_backward()
-        starts = [np.searchsorted(step.src, np.arange(len(self.alpha[t]) + 1)) for t, step in enumerate(self.steps)]
+        starts = [np.searchsorted(step.src, np.arange(len(self.log_alpha[t]) + 1)) for t, step in enumerate(self.steps)]
         counter = 0
-        nodes0 = np.arange(len(self.alpha[0]))
-        weights0 = _log(self.alpha[0]) + self.log_scale[0]
+        nodes0 = np.arange(len(self.log_alpha[0]))
+        weights0 = self.log_alpha[0]
         # entries: (-priority, tie-break, t, prefix, nodes, weights, lo, hi); the node set is
         # nodes[lo:hi] (sliced only when popped: most entries never are), None when finished
         heap = [(-_logsumexp(weights0 + log_u[0]), counter, 0, (), nodes0, weights0, 0, len(nodes0))]
@@ -357,9 +398,9 @@ class Lattice:
                 continue
             nodes, weights = nodes[lo:hi], weights[lo:hi]
             if len(nodes) == 1:  # the rule for deterministic automata: scalars, no arrays
-                log_end = float(weights[0] + _log(self.end[t][nodes])[0])  # = _logsumexp of one number
+                log_end = float(weights[0] + self.log_end[t][nodes[0]])  # = _logsumexp of one number
             else:
-                log_end = _logsumexp(weights + _log(self.end[t][nodes]))
+                log_end = _logsumexp(weights + self.log_end[t][nodes])
             if log_end > -np.inf:
                 counter += 1
                 heapq.heappush(heap, (-log_end, counter, t, prefix, None, None, 0, 0))
@@ -370,14 +411,14 @@ class Lattice:
                 first_edge, end_edge = int(starts[t][nodes[0]]), int(starts[t][nodes[0] + 1])
                 if first_edge == end_edge:
                     continue
-                log_w = weights[0] + _log(step.prob[first_edge:end_edge])
+                log_w = weights[0] + step.log_probs(slice(first_edge, end_edge))
                 token, dst = step.token[first_edge:end_edge], step.dst[first_edge:end_edge]
             else:
                 edge = _ranges(starts[t], nodes)
                 if len(edge) == 0:
                     continue
                 owner_weight = np.repeat(weights, starts[t][nodes + 1] - starts[t][nodes])
-                log_w = owner_weight + _log(step.prob[edge])
+                log_w = owner_weight + step.log_probs(edge)
                 token, dst = step.token[edge], step.dst[edge]
             distinct = len(token) < 2 or bool((token[1:] > token[:-1]).all())
             if not distinct:  # (when tokens ascend, distinct, the sort below is the identity)

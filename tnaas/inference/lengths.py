@@ -97,21 +97,24 @@ def chain_length_probs(automaton: Automaton, max_length: int) -> np.ndarray:
     return AllPaths(automaton, max_length).length_probs()
 
 
-def end_weights(
+def log_end_weights(
     automaton: Automaton, lengths: LengthDistribution, max_length: int, paths: AllPaths | None = None
 ) -> np.ndarray:
-    """Factors w_λ = p(λ) / p_chain(λ) on ending after λ tokens (float64 (cap + 1,)).
+    """Natural logs of the factors w_λ = p(λ) / p_chain(λ) on ending after λ tokens
+    (float64 (cap + 1,), -inf for a length left out).
 
-    For `natural` all ones up to `max_length`. Lengths the chain cannot produce are dropped
-    and p(λ) renormalised over the rest; if none is left a `TnaasError` says so. `paths`
-    reuses an `AllPaths` of the automaton already built for `lengths.max_length`.
+    For `natural` all zeros (factor 1) up to `max_length`. Lengths the chain cannot produce
+    are dropped and p(λ) renormalised over the rest; if none is left a `TnaasError` says so.
+    Worked in logs: a length the chain reaches with probability 1e-400 is possible, and its
+    factor, ~1e400, is no double. `paths` reuses an `AllPaths` of the automaton already
+    built for `lengths.max_length`.
     """
     if lengths.is_natural:
-        return np.ones(max_length + 1)
+        return np.zeros(max_length + 1)
     cap = lengths.max_length
-    chain = (paths or AllPaths(automaton, cap)).length_probs()
+    log_chain = (paths or AllPaths(automaton, cap)).length_log_probs()
     target = lengths.probs[: cap + 1]
-    possible = chain > 0
+    possible = log_chain > -np.inf
     kept = target[possible].sum()
     if kept <= 0:
         wanted = np.flatnonzero(target)
@@ -119,6 +122,19 @@ def end_weights(
             f"this model never produces items of length {wanted.min()}–{wanted.max()} tokens "
             f"(length {lengths.label}); choose another length or turn on smoothing"
         )
-    weights = np.zeros(cap + 1)
-    weights[possible] = target[possible] / (chain[possible] * kept)
-    return weights
+    out = np.full(cap + 1, -np.inf)
+    with np.errstate(divide="ignore"):
+        out[possible] = np.log(target[possible]) - log_chain[possible] - np.log(kept)
+    return out
+
+
+def end_weights(
+    automaton: Automaton, lengths: LengthDistribution, max_length: int, paths: AllPaths | None = None
+) -> np.ndarray:
+    """Factors w_λ = p(λ) / p_chain(λ) on ending after λ tokens (float64 (cap + 1,)).
+
+    exp of `log_end_weights` (see there): inf where p_chain(λ) is below ~1e-308 p(λ), so
+    anything exact should take the logs.
+    """
+    with np.errstate(over="ignore"):
+        return np.exp(log_end_weights(automaton, lengths, max_length, paths))

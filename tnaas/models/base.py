@@ -24,7 +24,7 @@ from tnaas.inference.automaton import (
     temper,
 )
 from tnaas.inference.completion import END_KEY, Completion, complete_exact
-from tnaas.inference.lengths import NATURAL, LengthDistribution, corpus_length, end_weights
+from tnaas.inference.lengths import NATURAL, LengthDistribution, corpus_length, log_end_weights
 from tnaas.inference.patterns import parse_pattern
 from tnaas.validation import check_count, check_temperature, rng_from
 
@@ -126,7 +126,7 @@ class AutomatonModel(SequenceModel):
             ids = sample_ids(automaton, n, rng, 3 * self.max_length_)
         else:
             paths = AllPaths(automaton, lengths.max_length)
-            ids = paths.sample(end_weights(automaton, lengths, lengths.max_length, paths), n, rng)
+            ids = paths.sample(None, n, rng, log_end_weights(automaton, lengths, lengths.max_length, paths))
         return decode(self.vocabulary_, self.token_kind_, ids)
 
     def log_prob(self, item: str) -> float:
