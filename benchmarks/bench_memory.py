@@ -99,7 +99,8 @@ def main() -> None:
                     ]
                 )
     body = _common.table(
-        ["tokens", "smoothing", "MB", "items", "tokens", "read MB", "peak RSS MB", "state size 3: generate + complete"], rows
+        ["tokens", "smoothing", "MB", "items", "tokens", "read MB", "peak RSS MB", "state size 3: generate + complete"],
+        rows,
     )
     _common.write_result(
         "bench_memory", "Peak memory of a 25 MB upload", body, "python benchmarks/bench_memory.py", timing=False

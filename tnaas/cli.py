@@ -261,14 +261,15 @@ def _cmd_complete(args, out) -> int:
         length=_length(args),
         temperature=args.temperature,
     )
-    matches = result["probability"] > 0
+    matches = result["log_probability"] > -math.inf  # a tiny p may underflow to 0.0: its log does not
     if args.json:
         _write_json(result, out)
         return 0 if matches else 1
     if not matches:
         out.write(result["message"] + "\n")
         return 1
-    out.write(f"p({result['pattern']}) = {result['probability']:.6g}  [{result['method']}]\n")
+    shown = f"{result['probability']:.6g}" if result["probability"] > 0 else f"e^{result['log_probability']:.6g}"
+    out.write(f"p({result['pattern']}) = {shown}  [{result['method']}]\n")
     if result["truncated_mass"] > 1e-12:
         out.write(
             f"(items longer than {result['max_length']} tokens left out: "

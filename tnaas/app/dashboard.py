@@ -507,7 +507,7 @@ def example_patterns(selection: Selection, model, settings: CompleteSettings) ->
         except TnaasError:
             continue
         answered.append(example)
-        if answer["probability"] > 0:
+        if answer["log_probability"] > -math.inf:
             matching.append(example)
     return answered, (matching or answered or examples)[0]
 
