@@ -1,4 +1,4 @@
-"""The hidden Markov model: hmmlearn's `CategoricalHMM` with an END symbol, as an automaton.
+"""The hidden Markov model: hmmlearn's `CategoricalHMM` EM (vectorised, `hmm_em`) with an END symbol, as an automaton.
 
 hmmlearn has no end state, so the emission alphabet gets one extra symbol, END, and every
 training item is followed by it. Then
@@ -119,7 +119,7 @@ def _row_starts(owner: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 class HMMModel(AutomatonModel):
-    """A hidden Markov model over tokens, fitted by EM (hmmlearn's `CategoricalHMM`).
+    """A hidden Markov model over tokens, fitted by EM (`tnaas.models.hmm_em`, hmmlearn's EM vectorised).
 
     `hidden_states` hidden states emit tokens and move on; an extra END symbol lets items
     stop by themselves (see the module docstring). `iterations` caps EM, which stops
@@ -283,7 +283,7 @@ def _with_end(ids: np.ndarray, offsets: np.ndarray, end_id: int) -> tuple[np.nda
 def _tidy(start, trans, emit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fitted parameters as a proper automaton: float64, rows renormalised, unused states fixed.
 
-    A state EM never visits gets all-zero rows from hmmlearn; it becomes "emit END at
+    A state EM never visits gets all-zero rows (as in hmmlearn); it becomes "emit END at
     once" (B row one-hot on END, A row a self-loop) so that every state's options sum to
     1. It is unreachable, so no probability changes. Nothing is pruned, however small:
     held-out items can depend on 1e-20 paths. (On a sonnets split with 34 held-out lines,
