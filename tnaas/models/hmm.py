@@ -1,4 +1,4 @@
-"""The hidden Markov model: hmmlearn's `CategoricalHMM` with an END symbol, as an automaton.
+"""The hidden Markov model: hmmlearn's `CategoricalHMM` EM (vectorised, `hmm_em`) with an END symbol, as an automaton.
 
 hmmlearn has no end state, so the emission alphabet gets one extra symbol, END, and every
 training item is followed by it. Then
@@ -24,9 +24,6 @@ temperature 1 (the automaton says `deterministic = False`, and `temper` refuses 
 """
 
 from __future__ import annotations
-
-import logging
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -122,7 +119,7 @@ def _row_starts(owner: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 class HMMModel(AutomatonModel):
-    """A hidden Markov model over tokens, fitted by EM (hmmlearn's `CategoricalHMM`).
+    """A hidden Markov model over tokens, fitted by EM (`tnaas.models.hmm_em`, hmmlearn's EM vectorised).
 
     `hidden_states` hidden states emit tokens and move on; an extra END symbol lets items
     stop by themselves (see the module docstring). `iterations` caps EM, which stops
@@ -165,40 +162,46 @@ class HMMModel(AutomatonModel):
     def fit(self, corpus, progress=None) -> HMMModel:
         """Fit by EM on every item followed by END; returns self.
 
-        `progress(fraction, message)` is called after each EM iteration. Each iteration
-        costs about (training tokens) × hidden_states² plus a per-item overhead in hmmlearn.
+        The EM is `tnaas.models.hmm_em.baum_welch`, hmmlearn's `CategoricalHMM` EM
+        (scaling implementation, flat priors) vectorised over all items, from hmmlearn's
+        random initialisation: the same seed gives the model hmmlearn would fit, to
+        rounding. `progress(fraction, message)` is called after each EM iteration. Each
+        iteration costs about (training tokens) × hidden_states² and, in Python, a few
+        numpy calls per position of the longest item.
         """
-        from hmmlearn.hmm import CategoricalHMM
+        from tnaas.models import hmm_em
 
         self._check_params()
         self._remember_corpus(corpus)
         vocab_size = len(corpus.vocabulary)
         symbols, lengths = _with_end(corpus.encoded.ids, corpus.encoded.offsets, vocab_size)
-        # hmmlearn takes a legacy RandomState; derive it from our seed (None: the fixed
-        # default, so fitting is reproducible) rather than hmmlearn's global-RNG fallback.
+        # The initial parameters come from a legacy RandomState seeded from our seed (None:
+        # the fixed default, so fitting is reproducible), drawn as hmmlearn draws them.
         seed = DEFAULT_SEED if self.random_state is None else self.random_state
         seed = int(rng_from(seed).integers(2**32))
-        hmm = CategoricalHMM(
-            n_components=int(self.hidden_states),
-            n_features=vocab_size + 1,
-            n_iter=int(self.iterations),
-            tol=TOL_PER_TOKEN * len(symbols),
-            random_state=np.random.RandomState(seed),
-            implementation="scaling",  # ~8x faster than hmmlearn's default "log" here
-        )
-        hmm.monitor_ = _ProgressMonitor(hmm.tol, hmm.n_iter, len(symbols), progress)
+        n_iter = int(self.iterations)
+        start, trans, emit = hmm_em.initial_parameters(int(self.hidden_states), vocab_size + 1, seed)
+
+        def report(iteration: int, log_likelihood: float) -> None:
+            if progress is not None:
+                progress(
+                    min(iteration / n_iter, 0.99),
+                    f"EM iteration {iteration}/{n_iter}: {-log_likelihood / len(symbols):.4f} nats per token",
+                )
+
         try:
-            with _quiet_hmmlearn():
-                hmm.fit(symbols[:, None], lengths)
+            result = hmm_em.baum_welch(
+                symbols, lengths, start, trans, emit, n_iter, TOL_PER_TOKEN * len(symbols), report
+            )
         except (ValueError, FloatingPointError) as error:  # numerical breakdown inside EM
             raise TnaasError(f"HMM fitting failed ({error}); try another seed or fewer hidden states") from None
-        if not all(np.all(np.isfinite(p)) for p in (hmm.startprob_, hmm.transmat_, hmm.emissionprob_)):
+        if not all(np.all(np.isfinite(p)) for p in (result.start, result.trans, result.emit)):
             raise TnaasError("HMM fitting failed (EM produced non-finite probabilities); try another seed")
-        start, trans, emit = _tidy(hmm.startprob_, hmm.transmat_, hmm.emissionprob_)
+        start, trans, emit = _tidy(result.start, result.trans, result.emit)
         self.startprob_, self.transmat_, self.emissionprob_ = start, trans, emit
-        self.n_iter_ = int(hmm.monitor_.iter)
-        self.converged_ = bool(hmm.monitor_.iter < hmm.n_iter or hmm.monitor_.converged_by_tol)
-        self.train_nll_ = -float(hmm.monitor_.history[-1]) / len(symbols)
+        self.n_iter_ = len(result.history)
+        self.converged_ = bool(self.n_iter_ < n_iter or result.converged_by_tol)
+        self.train_nll_ = -float(result.history[-1]) / len(symbols)
         self.automaton_ = HMMAutomaton(start, trans, emit, self.vocabulary_)
         if progress is not None:
             progress(1.0, f"EM done after {self.n_iter_} iterations")
@@ -280,7 +283,7 @@ def _with_end(ids: np.ndarray, offsets: np.ndarray, end_id: int) -> tuple[np.nda
 def _tidy(start, trans, emit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fitted parameters as a proper automaton: float64, rows renormalised, unused states fixed.
 
-    A state EM never visits gets all-zero rows from hmmlearn; it becomes "emit END at
+    A state EM never visits gets all-zero rows (as in hmmlearn); it becomes "emit END at
     once" (B row one-hot on END, A row a self-loop) so that every state's options sum to
     1. It is unreachable, so no probability changes. Nothing is pruned, however small:
     held-out items can depend on 1e-20 paths. (On a sonnets split with 34 held-out lines,
@@ -293,53 +296,3 @@ def _tidy(start, trans, emit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dead_end = trans.sum(axis=1) <= 0
     trans[dead_end, np.flatnonzero(dead_end)] = 1.0
     return start / start.sum(), trans / trans.sum(axis=1, keepdims=True), emit / emit.sum(axis=1, keepdims=True)
-
-
-class _ProgressMonitor:
-    """hmmlearn's convergence monitor, reporting each iteration to a progress callback.
-
-    Duck-types `hmmlearn.base.ConvergenceMonitor` (imported lazily with hmmlearn).
-    """
-
-    def __init__(self, tol: float, n_iter: int, n_symbols: int, progress):
-        self.tol, self.n_iter, self.verbose = tol, n_iter, False
-        self.n_symbols, self.progress = n_symbols, progress
-        self.history: list[float] = []
-        self.iter = 0
-
-    def _reset(self) -> None:
-        self.iter = 0
-        self.history = []
-
-    def report(self, log_prob: float) -> None:
-        """Record one EM iteration's training log-likelihood (nats, all sequences)."""
-        self.history.append(float(log_prob))
-        self.iter += 1
-        if self.progress is not None:
-            self.progress(
-                min(self.iter / self.n_iter, 0.99),
-                f"EM iteration {self.iter}/{self.n_iter}: {-log_prob / self.n_symbols:.4f} nats per token",
-            )
-
-    @property
-    def converged_by_tol(self) -> bool:
-        """True when the last iteration gained less than `tol`."""
-        return len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
-
-    @property
-    def converged(self) -> bool:
-        """hmmlearn stops when this turns True: out of iterations, or gaining too little."""
-        return self.iter >= self.n_iter or self.converged_by_tol
-
-
-@contextmanager
-def _quiet_hmmlearn():
-    """Silence hmmlearn's log warnings during a fit (e.g. "degenerate solution" for more
-    parameters than tokens, which is normal for word corpora and says nothing to users)."""
-    logger = logging.getLogger("hmmlearn")
-    old = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
