@@ -9,6 +9,7 @@ keeps the corpus facts of `SequenceModel._remember_corpus`, saved by `_save_fact
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 from collections.abc import Callable
@@ -95,11 +96,73 @@ def _load_facts(model, facts: dict, arrays: dict) -> None:
 
 
 # ------------------------------------------------------------------ Markov chain
+_TRIE, _AUTOMATON = "trie:", "automaton:"
+
+
 def _save_markov(model) -> tuple[dict, dict]:
+    """The n-gram counts (the model itself), plus a snapshot of the compiled trie and
+    automaton: rebuilding them from the counts (`MarkovModel._compile`) takes 20-100 ms on
+    the larger bundled corpora, reading the snapshot a few. The snapshot is only used by
+    the library version that wrote it (see `_load_markov`)."""
+    from tnaas import __version__
+
     arrays, facts = _save_facts(model)
     counts = model.counts_
     arrays |= {"contexts": counts.contexts, "next_ids": counts.next_ids, "counts": counts.counts}
+    trie = model.trie_
+    for field in dataclasses.fields(trie):
+        value = getattr(trie, field.name)
+        if isinstance(value, np.ndarray):
+            arrays[_TRIE + field.name] = value
+    scalars, tuples = {}, {}
+    for name, value in vars(model.automaton_).items():
+        if isinstance(value, np.ndarray):
+            arrays[_AUTOMATON + name] = value
+        elif isinstance(value, tuple) and value and all(isinstance(v, np.ndarray) for v in value):
+            tuples[name] = len(value)
+            arrays |= {f"{_AUTOMATON}{name}.{i}": v for i, v in enumerate(value)}
+        elif isinstance(value, (int, np.integer, type(None))) and not isinstance(value, bool):
+            scalars[name] = None if value is None else int(value)
+    facts["compiled"] = {
+        "library_version": __version__,
+        "automaton": type(model.automaton_).__name__,
+        "begin_state": int(trie.begin_state),
+        "scalars": scalars,
+        "tuples": tuples,
+    }
     return arrays, facts
+
+
+def _restore_compiled(model, counts, facts: dict, arrays: dict) -> bool:
+    """Set `trie_` and `automaton_` from the saved snapshot; False (nothing set) when there
+    is none or it was written by another library version (its internals may differ)."""
+    from tnaas import __version__
+    from tnaas.models.markov.model import SMOOTHINGS
+    from tnaas.models.markov.ngram import HistoryTrie
+
+    compiled = facts.get("compiled")
+    automaton_class = SMOOTHINGS[model.smoothing]
+    if (
+        not isinstance(compiled, dict)
+        or compiled.get("library_version") != __version__
+        or compiled.get("automaton") != automaton_class.__name__
+    ):
+        return False
+    fields = [f.name for f in dataclasses.fields(HistoryTrie) if f.name not in ("counts", "begin_state")]
+    if any(_TRIE + name not in arrays for name in fields):
+        return False
+    trie = HistoryTrie(counts, **{name: arrays[_TRIE + name] for name in fields}, begin_state=compiled["begin_state"])
+    automaton = object.__new__(automaton_class)
+    automaton.trie, automaton.vocabulary = trie, counts.vocabulary
+    for name, value in compiled.get("scalars", {}).items():
+        setattr(automaton, name, value)
+    for name, size in compiled.get("tuples", {}).items():
+        setattr(automaton, name, tuple(arrays[f"{_AUTOMATON}{name}.{i}"] for i in range(size)))
+    for key, value in arrays.items():
+        if key.startswith(_AUTOMATON) and "." not in key[len(_AUTOMATON) :]:
+            setattr(automaton, key[len(_AUTOMATON) :], value)
+    model.counts_, model.trie_, model.automaton_ = counts, trie, automaton
+    return True
 
 
 def _load_markov(params: dict, facts: dict, arrays: dict):
@@ -124,7 +187,9 @@ def _load_markov(params: dict, facts: dict, arrays: dict):
         or next_ids.max() > vocab_size  # END at most: BEGIN is never predicted
     ):
         raise TnaasError("artifact is corrupt: the Markov counts do not fit its vocabulary and state size")
-    model._compile(NgramCounts(model.vocabulary_, int(model.state_size), contexts, next_ids, counts))
+    counts = NgramCounts(model.vocabulary_, int(model.state_size), contexts, next_ids, counts)
+    if not _restore_compiled(model, counts, facts, arrays):
+        model._compile(counts)
     return model
 
 
