@@ -51,7 +51,7 @@ def test_cfn_lint_passes():
 
 def test_cfn_lint_catches_a_broken_template(tmp_path):
     broken = tmp_path / "template.yaml"
-    broken.write_text(TEMPLATE.read_text().replace("Runtime: python3.11", "Runtime: python9.9"))
+    broken.write_text(TEMPLATE.read_text().replace("MemorySize: 256", "MemorySize: 1"))  # below 128
     assert _lint(broken).returncode != 0
 
 
