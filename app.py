@@ -23,14 +23,16 @@ if three.button("Go", type="primary", icon="🚀", help="Generate ten items the 
     st.session_state["home_clicks"] = st.session_state.get("home_clicks", 0) + 1
 
 clicks = st.session_state.get("home_clicks", 0)
+dashboard.share_link(selection, "Home", {"seed": clicks} if clicks else {}, where=st.container())
 if clicks:
     model = dashboard.model_or_stop(selection)
-    items, warning = dashboard.generated(selection.key, 10, clicks, 1.0, ("natural",), True, _model=model)
-    if warning:
-        st.warning(warning)
-    st.subheader(f"New from {selection.corpus.title}")
-    st.markdown("\n".join(f"- {item}" for item in items))
-    st.caption(f"Seed {clicks}: click again for ten more. {selection.describe()}.")
+    with dashboard.user_errors():
+        answer = dashboard.generated(selection, model, dashboard.GenerateSettings(n=10, seed=clicks))
+        if answer["shortfall"]:
+            st.warning(answer["shortfall"])
+        st.subheader(f"New from {selection.corpus.title}")
+        st.markdown("\n".join(f"- {item}" for item in answer["items"]))
+        st.caption(f"Seed {clicks}: click again for ten more. {selection.describe()}.")
 
 st.divider()
 st.markdown("**Go further**")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-PYPI_NAMES = ROOT.parent / "shared" / "corpora-sources" / "pypi_names_all.txt.gz"
+PYPI_NAMES = ROOT / "benchmarks" / "data" / "pypi_names_all.txt.gz"  # bundled: no ../shared needed
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

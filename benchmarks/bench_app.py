@@ -57,15 +57,15 @@ GOAL_MS, FIRST_RENDER_GOAL_S = 300, 3.0
 # ------------------------------------------------------------------ 1. in-process
 def apptest_reruns(corpora: list[str], interactions: int) -> dict[str, list[float]]:
     """Warm rerun times in ms per page (AppTest), over corpora x state sizes x interactions."""
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     from tnaas.app.dashboard import pattern_examples
     from tnaas.data.corpus import load_bundled
 
     times: dict[str, list[float]] = {page: [] for page in PAGES}
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    from tnaas.app import dashboard
+
+    dashboard.clear_caches()
     for corpus in corpora:
         examples = pattern_examples(load_bundled(corpus))
         for k in STATE_SIZES:

@@ -12,20 +12,39 @@ st.caption(selection.describe())
 model = dashboard.model_or_stop(selection)
 
 left, middle, right = st.columns(3)
-n = left.slider("How many", 1, 200, 20, key="gen/n", help="Distinct items to generate")
-temperature = middle.slider(
-    "Temperature", 0.1, 3.0, 1.0, 0.05, key="gen/temperature", help="Below 1: safer, more typical; above 1: wilder"
+control = dashboard.control
+n = control(left.slider, "How many", "gen/n", 20, min_value=1, max_value=200, help="Distinct items to generate")
+temperature = control(
+    middle.slider,
+    "Temperature",
+    "gen/temperature",
+    1.0,
+    min_value=0.1,
+    max_value=3.0,
+    step=0.05,
+    help="Below 1: safer, more typical; above 1: wilder",
 )
-seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="gen/seed", help="Same seed, same settings: same items")
-novel = st.toggle("New items only", True, key="gen/novel", help="Leave out items that are already in the corpus")
-length = dashboard.length_controls(selection.corpus, "gen")
+seed = control(
+    right.number_input,
+    "Seed",
+    "gen/seed",
+    0,
+    min_value=0,
+    max_value=2**31 - 1,
+    help="Same seed, same settings: same items",
+)
+novel = control(st.toggle, "New items only", "gen/novel", True, help="Leave out items that are already in the corpus")
 
 with dashboard.user_errors():
-    items, warning = dashboard.generated(selection.key, n, int(seed), temperature, length, novel, _model=model)
-    if warning:
-        st.warning(warning, icon="🔎")
+    length = dashboard.length_controls(selection.corpus, "gen")
+    settings = dashboard.GenerateSettings(int(n), int(seed), float(temperature), length, bool(novel))
+    link = st.container()
+    answer = dashboard.generated(selection, model, settings)
+    items = answer["items"]
+    if answer["shortfall"]:
+        st.warning(answer["shortfall"], icon="🔎")
     table = dashboard.generation_table(selection.key, tuple(items), _model=model)
-    target, label = dashboard.target_length_probs(selection.key, length, _model=model, _corpus=selection.corpus)
+    target, label = dashboard.target_length_probs(selection.key, str(length), _model=model, _corpus=selection.corpus)
 
     shortlist = st.session_state.setdefault("shortlist", {}).setdefault(selection.corpus_key, [])
     table.insert(0, "keep", table["item"].isin(shortlist))
@@ -41,9 +60,14 @@ with dashboard.user_errors():
         },
     )
     shortlist[:] = update_shortlist(shortlist, edited)
-    one, two = st.columns(2)
+    one, two, three = st.columns(3)
     one.download_button("Download table (CSV)", tables.as_csv(table.drop(columns="keep")), "generated.csv", "text/csv")
     two.download_button("Download items (TXT)", tables.as_txt(items), "generated.txt", "text/plain")
+    three.download_button(
+        "Download answer (JSON)", dashboard.answer_json(answer), "generated.json", "application/json",
+        help="The same as `python -m tnaas generate --json` with these settings",
+    )  # fmt: skip
+    dashboard.share_link(selection, "Generate", settings.link_values(), where=link)
 
     st.subheader(f"Shortlist ({len(shortlist)})")
     if shortlist:

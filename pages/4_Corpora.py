@@ -4,8 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from tnaas.app import dashboard
-from tnaas.data.corpus import MAX_FILE_BYTES, csv_columns, manifest
-from tnaas.data.tokens import TOKEN_KINDS
+from tnaas.app.dashboard import MAX_FILE_BYTES, TOKEN_KINDS, csv_columns, manifest
 
 selection = dashboard.page("Corpora", "📚")
 st.title("📚 Corpora")
@@ -54,6 +53,7 @@ if upload is not None:
             )
             st.rerun()
 
+dashboard.share_link(selection, "Corpora", {})
 for corpus in dashboard.session_uploads().values():
     with st.expander(f"📎 {corpus.title} ({len(corpus.items):,} items, {corpus.token_kind}, your upload)"):
         st.code("\n".join(dashboard.sample_items(corpus, 8)), language=None)

@@ -5,7 +5,6 @@ import math
 import streamlit as st
 
 from tnaas.app import dashboard, lineup, score_charts, tables
-from tnaas.models import MODELS
 
 selection = dashboard.page("Compare", "⚖️")
 corpus = selection.corpus
@@ -19,7 +18,7 @@ st.markdown(
 )
 
 menu = lineup.comparison_menu()
-status = {name: spec.available() for name, spec in MODELS.items()}
+status = {name: spec.available() for name, spec in dashboard.MODELS.items()}
 picked = dashboard.remembered(
     st.multiselect,
     "Models",
@@ -49,8 +48,10 @@ seed = dashboard.remembered(
 for warning in lineup.slow_warnings(menu[label] for label in picked):
     st.warning(f"Slow: {warning}. A progress bar shows how far it got.", icon="⏳")
 
-request = (corpus.content_hash, tuple(menu[label] for label in picked), share / 100, int(samples), int(seed))
-if st.button("Compare", type="primary", icon="⚖️", disabled=not picked):
+settings = dashboard.CompareSettings(tuple(picked), int(share), int(samples), int(seed))
+request = (corpus.content_hash, settings)
+clicked = st.button("Compare", type="primary", icon="⚖️", disabled=not picked)
+if clicked or (st.session_state.pop("compare/from_link", False) and picked):  # a share link runs at once
     st.session_state["compare/request"] = request
 shown = st.session_state.get("compare/request")
 if not shown or shown[0] != corpus.content_hash:
@@ -58,9 +59,11 @@ if not shown or shown[0] != corpus.content_hash:
     st.stop()
 if shown != request:
     st.caption("The settings above changed: click **Compare** for new results. Shown: the last comparison.")
+shown_settings = shown[1]
 
 with dashboard.user_errors():
-    rows = dashboard.comparison(*shown, _corpus=corpus)
+    answer = dashboard.comparison(corpus, shown_settings)
+    rows = dashboard.comparison_rows(answer)
     st.dataframe(
         tables.comparison_table(rows),
         hide_index=True,
@@ -72,9 +75,9 @@ with dashboard.user_errors():
         },
     )
     st.caption(
-        f"Held-out: {rows[0].test_items:,} of {len(corpus.items):,} items ({shown[2]:.0%} asked for). The vocabulary "
-        "is closed: a held-out item with a token the training part never has goes to training, since no model "
-        "can score a token it never saw."
+        f"Held-out: {answer['test_items']:,} of {len(corpus.items):,} items ({shown_settings.share / 100:.0%} asked "
+        "for). The vocabulary is closed: a held-out item with a token the training part never has goes to training, "
+        "since no model can score a token it never saw."
     )
     if infinite := [row for row in rows if row.impossible_items]:
         counts = ", ".join(f"{row.model} ({row.impossible_items:,} of {row.test_items:,} items)" for row in infinite)
@@ -86,8 +89,14 @@ with dashboard.user_errors():
         )
     if any(math.isfinite(row.nll_per_token) for row in rows):
         dashboard.show_chart(score_charts.nll_chart(rows))
-    if shown[3]:
-        dashboard.show_chart(score_charts.novelty_diversity_chart(rows, shown[3]))
-    st.download_button(
+    if shown_settings.samples:
+        dashboard.show_chart(score_charts.novelty_diversity_chart(rows, shown_settings.samples))
+    one, two = st.columns(2)
+    one.download_button(
         "Download results (CSV)", tables.as_csv(tables.comparison_frame(rows)), "comparison.csv", "text/csv"
     )
+    two.download_button(
+        "Download answer (JSON)", dashboard.answer_json(answer), "comparison.json", "application/json",
+        help="The same as `python -m tnaas compare --json` with these settings",
+    )  # fmt: skip
+    dashboard.share_link(selection, "Compare", shown_settings.link_values())

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from tnaas.app import dashboard, score_charts
+from tnaas.app.dashboard import QUIZ_CORPORA, SOUNDS_LIKE_CORPORA
 from tnaas.app.display import escape_markdown, percent
-from tnaas.data.corpus import manifest
-from tnaas.tasks.quiz import QUIZ_CORPORA, SOUNDS_LIKE_CORPORA, posterior
 
-dashboard.page("Quiz", "❓")
-TITLES = {entry["name"]: entry["title"] for entry in manifest()}
+selection = dashboard.page("Quiz", "❓")
+TITLES = {entry["name"]: entry["title"] for entry in dashboard.manifest()}
 BUTTONS = {"pokemon": ("Pokémon", "🐉"), "tech": ("tech", "💻")}  # name -> (button label, icon)
 label = {name: BUTTONS.get(name, (TITLES[name], "❓"))[0] for name in QUIZ_CORPORA}
 
@@ -50,12 +49,21 @@ if score.guess is not None:
 
 st.divider()
 st.header("What does a name sound like?")
-typed = st.text_input("Any name", key="quiz/name", placeholder="e.g. pikachu, numpy, billy, amor")
+typed = dashboard.control(
+    st.text_input,
+    "Any name",
+    "quiz/name",
+    "",
+    max_chars=dashboard.MAX_NAME_CHARS,
+    placeholder="e.g. pikachu, numpy, billy, amor",
+)
+link = {"question": score.seed + 1} | ({"name": typed} if typed else {})
+dashboard.share_link(selection, "Quiz", link)
 if not typed:
     st.caption(f"Type a name to see which of {len(SOUNDS_LIKE_CORPORA)} bundled corpora it sounds like.")
 else:
     with dashboard.user_errors():
-        sounds = posterior(typed, dashboard.corpus_models(SOUNDS_LIKE_CORPORA))
+        sounds = dashboard.sounds_like(typed)
         best = next(iter(sounds))
         st.markdown(f"Sounds most like **{TITLES[best]}** ({percent(sounds[best])}).")
         dashboard.show_chart(score_charts.sounds_like_chart(sounds, TITLES, typed))

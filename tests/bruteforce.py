@@ -90,10 +90,11 @@ class KneserNeyRef:
 
     Order j has histories of j tokens. Raw counts c(h w) of every order come from the
     padded runs; an order below the top counts w after h by N1+(. h w), the number of
-    distinct tokens x (BEGIN included) with c(x h w) > 0, except for histories that start
-    with BEGIN, which keep raw counts. p(w | h) = (c(h w) - D_j(c)) / c(h) + gamma(h) p(w | h
-    without its first token), gamma(h) = sum of the discounts taken / c(h); an unseen h
-    backs off to its suffix; below order 0 is the uniform distribution over tokens + END.
+    distinct tokens x (BEGIN included) with c(x h w) > 0. p(w | h) = (c(h w) - D_j(c)) / c(h)
+    + gamma(h) p(w | h without its first token), gamma(h) = sum of the discounts taken / c(h);
+    an unseen h backs off to its suffix; below order 0 is the uniform distribution over
+    tokens + END. After the all-BEGIN context END is impossible (left out) when no run is
+    empty, and the other outcomes are divided by 1 - p(END).
     """
 
     def __init__(self, runs: list[list[str]], k: int):
@@ -113,9 +114,6 @@ class KneserNeyRef:
             else:
                 level = defaultdict(Counter)
                 for h, follow in raw[j].items():
-                    if h and h[0] == BEGIN:
-                        level[h] = Counter(follow)
-                        continue
                     for w in follow:
                         level[h][w] = sum(1 for xh, f in raw[j + 1].items() if xh[1:] == h and f[w] > 0)
             self.counts.append(level)
@@ -142,7 +140,10 @@ class KneserNeyRef:
         """Next-token distribution (every token and END) after a k-token state."""
         context = tuple(context)
         if context not in self._cache:
-            self._cache[context] = {w: self.prob(context, w) for w in self.outcomes}
+            dist = {w: self.prob(context, w) for w in self.outcomes}
+            if context == (BEGIN,) * self.k and END not in self.counts[self.k].get(context, {}):
+                dist = {w: p / (1 - dist[END]) for w, p in dist.items() if w != END}
+            self._cache[context] = dist
         return self._cache[context]
 
 

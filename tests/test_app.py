@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
+from tnaas.app import dashboard
 from tnaas.data.corpus import bundled_names, load_bundled, manifest
 from tnaas.models import make_model
 
@@ -32,8 +32,7 @@ GENERATE, COMPLETE, EXPLORE, CORPORA = (
 
 @pytest.fixture(autouse=True)
 def empty_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    dashboard.clear_caches()  # streamlit's caches and the service's fitted models
     yield
 
 

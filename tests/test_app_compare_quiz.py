@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from tnaas.app import lineup
+from tnaas.app import dashboard, lineup
 from tnaas.app.display import escape_markdown, nats, percent
 from tnaas.data.corpus import load_bundled
 from tnaas.tasks.compare import compare_models
@@ -26,8 +25,7 @@ NLL_CHART = "Held-out NLL per token (nats, lower is better)"
 
 @pytest.fixture(autouse=True)
 def empty_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    dashboard.clear_caches()  # streamlit's caches and the service's fitted models
     yield
 
 
@@ -92,7 +90,7 @@ def test_compare_shows_one_row_per_model_with_the_libraries_scores(monkeypatch):
 
     # Results are cached and kept: a rerun or another page and back does not compare again.
     calls = []
-    monkeypatch.setattr("tnaas.app.dashboard.compare_models", lambda *a, **k: calls.append(a) or [])
+    monkeypatch.setattr("tnaas.service.compare_answer", lambda *a, **k: calls.append(a) or {})
     at.run()
     at.switch_page("pages/1_Generate.py").run()
     at.switch_page(COMPARE).run()
@@ -201,4 +199,4 @@ def test_sounds_like_ranks_names_by_bayes_over_every_corpus_model():
         assert data.set_index("corpus")["probability"].to_dict() == pytest.approx(posterior(name, models), rel=1e-12)
     at.text_input(key="quiz/name").input("   ").run()
     assert_clean(at)
-    assert "type a name" in at.error[0].value
+    assert at.error[0].value == "the name is empty"  # the service's one-line message

@@ -18,6 +18,7 @@ from tnaas.app.shortlist import update_shortlist
 from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.errors import TnaasError
 from tnaas.models import MODELS, ModelSpec, make_model
+from tnaas.service import LengthChoice, ModelRequest
 from tnaas.tasks.compare import ComparisonRow, default_lineup, parse_model_choice
 
 
@@ -59,42 +60,45 @@ def test_exports_round_trip():
     assert length_choice.item_lengths(["G4 A4", "C5"], "notes") == [2, 1]
 
 
-def test_length_specs_resolve_to_what_models_accept():
-    assert length_choice.resolve_length(("natural",)) == "natural"
-    assert length_choice.resolve_length(("corpus",)) == "corpus"
-    custom = length_choice.resolve_length(("custom", 2, 4, "peaked"))
-    assert custom.probs[2:5].tolist() == pytest.approx([0.25, 0.5, 0.25])
+def test_length_choices_are_the_services_and_resolve_to_what_models_accept():
+    corpus = corpus_from_items(["ab", "abc", "ab", "ba", "abcd"], "characters")
+    model = make_model("markov", {"state_size": 1}, corpus=corpus).fit(corpus)
+    assert LengthChoice.parse("natural").distribution(model).probs is None  # the model decides
+    assert LengthChoice.parse("corpus").distribution(model).probs[2:5].tolist() == pytest.approx([0.6, 0.2, 0.2])
+    custom = LengthChoice.range(2, 4, "peaked")
+    assert custom.distribution(model).probs[2:5].tolist() == pytest.approx([0.25, 0.5, 0.25])
+    assert LengthChoice.parse(str(custom)) == custom and hash(custom) == hash(LengthChoice.parse("2-4:peaked"))
     with pytest.raises(TnaasError):
-        length_choice.resolve_length(("custom", 5, 2, "uniform"))
+        LengthChoice.range(5, 2)
+    assert not hasattr(length_choice, "resolve_length")  # one length type: the service's
 
 
 def test_the_target_length_is_the_corpus_histogram_or_the_models_own_estimate():
     corpus = corpus_from_items(["ab", "abc", "ab", "ba", "abcd"], "characters")
     model = make_model("markov", {"state_size": 1}, corpus=corpus).fit(corpus)
-    probs, label = length_choice.target_length(("corpus",), model, corpus)
+    probs, label = length_choice.target_length(LengthChoice("corpus"), model, corpus)
     assert probs[2:5].tolist() == pytest.approx([0.6, 0.2, 0.2]) and label == "corpus (target)"
-    probs, label = length_choice.target_length(("natural",), model, corpus, draws=300)
+    probs, label = length_choice.target_length(LengthChoice(), model, corpus, draws=300)
     drawn = model.sample(300, random_state=0)
     assert probs[3] == pytest.approx(sum(len(item) == 3 for item in drawn) / 300)
     assert label == "model's own (estimated from 300 draws)"
 
 
-def test_the_model_cache_key_names_corpus_content_model_parameters_and_seed():
-    spec = MODELS["markov"]
-    a = Selection(
-        "x", corpus_from_items(["ab", "ba", "abc", "cab", "bca"], "characters"), spec, (("state_size", 1),), 0
-    )
-    b = Selection(
-        "y", corpus_from_items(["ab", "ba", "abc", "cab", "bca"], "characters"), spec, (("state_size", 1),), 0
-    )
-    c = Selection(
-        "x", corpus_from_items(["ab", "ba", "abc", "cab", "bcb"], "characters"), spec, (("state_size", 1),), 0
-    )
+def test_the_model_cache_key_is_the_services_corpus_content_model_and_parameters():
+    def selection(key, items, **params):
+        corpus = corpus_from_items(items, "characters")
+        return Selection(key, corpus, ModelRequest.parse("markov", params, corpus))
+
+    a = selection("x", ["ab", "ba", "abc", "cab", "bca"], state_size=1)
+    b = selection("y", ["ab", "ba", "abc", "cab", "bca"], state_size=1)
+    c = selection("x", ["ab", "ba", "abc", "cab", "bcb"], state_size=1)
     assert a.key == b.key  # same content under another name: one fitted model
     assert a.key != c.key
-    assert a.key != Selection("x", a.corpus, spec, (("state_size", 2),), 0).key
-    assert a.key != Selection("x", a.corpus, spec, (("state_size", 1),), 1).key
-    assert a.describe() == "Markov chain (state_size=1) on custom"
+    assert a.key != selection("x", a.corpus.items, state_size=2).key
+    assert a.key == (a.corpus.content_hash, "markov", (("smoothing", "none"), ("state_size", 1)))
+    assert a.describe() == "Markov chain (smoothing=none, state_size=1) on custom"
+    hmm = Selection("x", a.corpus, ModelRequest.parse("hmm", {"train_seed": 1}, a.corpus))
+    assert hmm.key != Selection("x", a.corpus, ModelRequest.parse("hmm", {"train_seed": 2}, a.corpus)).key
 
 
 def test_pattern_examples_only_use_tokens_the_corpus_has():

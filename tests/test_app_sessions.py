@@ -6,14 +6,13 @@ import pickle
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tnaas.app import dashboard
 from tnaas.app.selection import Selection
 from tnaas.data.corpus import load_bundled
-from tnaas.models import MODELS
 from tnaas.models.markov import MarkovModel
+from tnaas.service import MODELS_CACHE, ModelRequest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
@@ -21,8 +20,7 @@ TIMEOUT = 120
 
 @pytest.fixture(autouse=True)
 def empty_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    dashboard.clear_caches()  # streamlit's caches and the service's fitted models
     yield
 
 
@@ -69,9 +67,8 @@ def test_sessions_share_one_fitted_model_and_never_change_it(monkeypatch):
     )
     first = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     first.switch_page("pages/1_Generate.py").run()
-    selection = Selection(
-        "pokemon", load_bundled("pokemon"), MODELS["markov"], (("smoothing", "none"), ("state_size", 3)), 0
-    )
+    corpus = load_bundled("pokemon")
+    selection = Selection("pokemon", corpus, ModelRequest.parse("markov", {"state_size": 3}, corpus))
     model = dashboard.fitted_model(selection)
     before = pickle.dumps(model.__dict__)
 
@@ -84,6 +81,7 @@ def test_sessions_share_one_fitted_model_and_never_change_it(monkeypatch):
     second.radio(key="gen/length").set_value("corpus").run()
 
     assert dashboard.fitted_model(selection) is model
+    assert selection.key in MODELS_CACHE  # the app's model is the service's (one cache for every front end)
     assert fits == ["pokemon"]  # one fit served every page of both sessions
     assert pickle.dumps(model.__dict__) == before  # reading it did not change it
     assert generated_items(first) == generated_items(AppTest.from_file(APP, default_timeout=TIMEOUT).run())

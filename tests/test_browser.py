@@ -1,7 +1,8 @@
 """End to end in a real browser: `streamlit run app.py` driven by Debian's Chromium (Playwright).
 
 Generates on the home page, opens the Complete page by its URL, completes `*u*a`, and saves
-a screenshot under `test-artifacts/`. Skipped only when Chromium is absent outside CI
+a screenshot under `test-artifacts/`; opens a share link of the Generate page and checks it
+shows exactly the service's items for those settings. Skipped only when Chromium is absent outside CI
 (`TNAAS_CI` unset); in CI a missing Chromium fails the test.
 """
 
@@ -40,6 +41,10 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs this test", allow_module_level=True)
 
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+from tnaas import service  # noqa: E402 (after the skips: the module is skipped without Chromium)
+from tnaas.data.corpus import load_bundled  # noqa: E402
+from tnaas.service import ModelRequest  # noqa: E402
 
 
 def free_port() -> int:
@@ -131,7 +136,7 @@ def test_generate_then_complete_in_a_real_browser(server, page):
     page.get_by_text("New from Pokémon names").wait_for(timeout=WAIT_MS)
     names = main_list(page)
     assert len(names) == len(set(names)) == 10
-    corpus = set((ROOT / "corpora" / "pokemon.txt").read_text(encoding="utf-8").splitlines())
+    corpus = set(load_bundled("pokemon").items)
     assert not set(names) & corpus, "the home page shows new names only"
 
     page.goto(server + "/Complete")  # opened by URL: the sidebar must still be there
@@ -154,3 +159,16 @@ def test_generate_then_complete_in_a_real_browser(server, page):
     shot = ARTIFACTS / "browser-complete.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_a_share_link_shows_the_same_items_in_a_real_browser(server, page):
+    query = "corpus=tech&model=markov&smoothing=kneser-ney&state_size=2&seed=11"
+    page.goto(f"{server}/?{query}")  # the home page's link after eleven clicks of Go
+    data = load_bundled("tech")
+    page.get_by_text(f"New from {data.title}").wait_for(timeout=WAIT_MS)
+    request = ModelRequest.parse("markov", {"smoothing": "kneser-ney", "state_size": 2}, data)
+    expected = service.generate_answer(data, request, n=10, seed=11)["items"]
+    wait_until(lambda: main_list(page) == expected, "the link's ten items, in order")
+    shown = page.locator("[data-testid=stCode]").first.inner_text().strip()
+    assert shown == f"/?{query}"  # the link to copy is the one opened
+    assert "seed=11" in page.url

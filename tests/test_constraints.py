@@ -305,8 +305,9 @@ def test_every_sample_meets_every_constraint(start, end, contains, excludes, ban
     for text in result.samples + [row["text"] for row in result.top]:
         assert satisfies(tuple(text), c, "characters"), (text, c)
     if result.probability == 0:
-        # smoothed: zero only when no string of an allowed length meets them
-        strings = ("".join(p) for n in range(low, low + span + 1) for p in itertools.product("abcd", repeat=n))
+        # smoothed: zero only when no non-empty string of an allowed length meets them (no
+        # training item is empty, so Kneser-Ney gives the empty item probability 0)
+        strings = ("".join(p) for n in range(max(low, 1), low + span + 1) for p in itertools.product("abcd", repeat=n))
         assert not any(satisfies(tuple(s), c, "characters") for s in strings)
     else:
         assert len(result.samples) == 50

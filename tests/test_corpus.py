@@ -5,12 +5,15 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tnaas.data.corpus as corpus_module
 from tnaas.data.corpus import (
     CORPORA_DIR,
     MAX_LINE_CHARS,
     MIN_ITEMS,
+    Corpus,
     bundled_names,
     corpus_from_items,
     csv_columns,
@@ -287,3 +290,246 @@ def test_a_missing_path_lists_the_bundled_names(tmp_path):
 
 def test_upper_case_gz_extension_is_decompressed_like_upper_case_csv():
     assert read_upload(gzip.compress(lines_bytes(NAMES)), "NAMES.TXT.GZ").items == tuple(NAMES)
+
+
+# --------------------------------------------------------------------------- CSV decisions
+
+
+def csv_bytes(rows) -> bytes:
+    return ("\n".join(rows) + "\n").encode("utf-8")
+
+
+def one_line_error(call) -> str:
+    with pytest.raises(TnaasError) as error:
+        call()
+    message = str(error.value)
+    assert "\n" not in message, "messages are one line"
+    return message
+
+
+def test_csv_field_beyond_the_csv_module_limit_is_one_clear_error():
+    rows = ["name,note", *[f"{n},x" for n in NAMES], 'omega,"' + "y" * 200_000 + '"']
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "greek.csv", column="name"))
+    assert message.startswith(f"greek.csv, line {len(rows)}: a field is longer than")
+
+
+def test_csv_unclosed_quote_names_the_line_where_it_opens():
+    rows = ["name", *NAMES, '"omega', "psi", "chi"]
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "greek.csv"))
+    assert message == f'greek.csv, line {len(NAMES) + 2}: a quoted field is never closed (a " without its pair)'
+
+
+def test_csv_text_after_a_closing_quote_is_refused_with_its_line():
+    rows = ["name", *NAMES[:2], '"omega"x', *NAMES[2:]]
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "greek.csv"))
+    assert message.startswith("greek.csv, line 4: text after a closing quote")
+
+
+@pytest.mark.parametrize("bad", ["omega,letter,extra", "omega"], ids=["too-many", "too-few"])
+def test_csv_ragged_row_is_refused_naming_the_first_bad_line(bad):
+    rows = ["name,type", *[f"{n},letter" for n in NAMES[:3]], bad, *[f"{n},letter" for n in NAMES[3:]], bad]
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "greek.csv", column="name"))
+    fields = bad.count(",") + 1
+    assert message.startswith(f"greek.csv, line 5 has {fields} field")
+    assert "the header has 2" in message and "quote a field that contains a ','" in message
+
+
+def test_tsv_ragged_row_names_the_tab():
+    rows = ["name\tnote", *[f"{n}\tx" for n in NAMES], "a\tb\tc"]
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "greek.tsv", column="name"))
+    assert "line 8 has 3 fields" in message and "a tab" in message
+
+
+def test_csv_blank_lines_are_skipped_and_line_numbers_are_the_files():
+    rows = ["name,type", "", *[f"{n},letter" for n in NAMES], "", "x" * (MAX_LINE_CHARS + 1) + ",letter"]
+    assert read_upload(csv_bytes(rows[:-1]), "greek.csv", column="name").items == tuple(NAMES)
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "greek.csv", column="name"))
+    assert message.startswith(f"line {len(rows)} has")  # the file's line, not the item's index
+
+
+def test_csv_line_numbers_count_physical_lines_of_multiline_fields():
+    rows = ["tune", '"C4\nD4"', "E4 F4", "G4 A4", "B4 C5", "C4 H4"]
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "tunes.csv", token_kind="notes"))
+    assert message.startswith("line 7: 'H4'")
+
+
+def test_csv_with_a_duplicated_column_name_is_refused():
+    rows = ["name,name", *[f"{n},{n}" for n in NAMES]]
+    message = one_line_error(lambda: read_upload(csv_bytes(rows), "greek.csv", column="name"))
+    assert "2 columns named 'name'" in message
+
+
+def test_csv_with_no_header_is_refused():
+    message = one_line_error(lambda: read_upload(b"\n\n" + csv_bytes(NAMES), "greek.csv"))
+    assert "no header" in message
+
+
+def test_csv_columns_reports_malformed_headers_as_errors():
+    message = one_line_error(lambda: csv_columns(b'"name,type\nalpha,x\n', "greek.csv"))
+    assert "never closed" in message
+
+
+def test_column_on_a_text_file_is_refused():
+    message = one_line_error(lambda: read_upload(lines_bytes(NAMES), "names.txt", column="name"))
+    assert "'name'" in message and "names.txt is a text file" in message and ".csv" in message
+    message = one_line_error(lambda: read_upload(gzip.compress(lines_bytes(NAMES)), "names.txt.gz", column="x"))
+    assert "text file" in message
+
+
+def test_column_on_a_bundled_corpus_is_refused():
+    message = one_line_error(lambda: load_corpus("pokemon", column="name"))
+    assert "bundled corpus" in message
+
+
+def test_column_on_a_text_file_on_disk_is_refused(tmp_path):
+    path = tmp_path / "greek.txt"
+    path.write_bytes(lines_bytes(NAMES))
+    assert "text file" in one_line_error(lambda: load_corpus(str(path), column="name"))
+
+
+# --------------------------------------------------------------------------- whole-content checks
+
+FILLER = [f"name{i}" for i in range(8_000)]  # well past 64 KB
+
+
+@pytest.mark.parametrize("char", ["\x1b", "\x07", "\x7f", "\x9b", "\x85", "\x0c", "\x0b"])
+def test_a_control_character_anywhere_is_refused_with_its_line(char):
+    lines = [*FILLER, f"late{char}name", *NAMES]
+    data = lines_bytes(lines)
+    assert data.index(char.encode()) > 65536
+    message = one_line_error(lambda: read_upload(data, "names.txt"))
+    assert message == (
+        f"names.txt contains a control character (U+{ord(char):04X}) on line {len(FILLER) + 1:,}: is it a binary file?"
+    )
+
+
+def test_a_late_control_character_in_a_csv_is_refused():
+    rows = ["name,type", *[f"{n},x" for n in FILLER], "bad\x1b[31m,x"]
+    assert "control character (U+001B)" in one_line_error(lambda: read_upload(csv_bytes(rows), "n.csv", column="name"))
+
+
+def test_a_late_nul_means_binary():
+    data = lines_bytes([*FILLER, "be\x00ta", *NAMES])
+    assert "binary" in one_line_error(lambda: read_upload(data, "names.txt"))
+
+
+def test_control_line_numbers_follow_carriage_return_line_ends():
+    data = b"alpha\rbeta\r\ngamma\rde\x1blta\repsilon\r"
+    assert "on line 4:" in one_line_error(lambda: read_upload(data, "names.txt"))
+
+
+def test_latin1_supplement_letters_and_symbols_are_not_controls():
+    items = ["£ sterling", "90°", "©opy", "nbsp\u00a0here", "ÿes", "¡olé!"]
+    assert read_upload(lines_bytes(items), "symbols.txt").items == tuple(items)
+
+
+def test_carriage_return_only_line_ends_split_lines():
+    assert read_upload(lines_bytes(NAMES, end="\r"), "mac.txt").items == tuple(NAMES)
+
+
+def test_corrupt_deflate_data_is_an_invalid_gzip():
+    # A valid 10-byte gzip header, then a deflate block of the reserved type 3: zlib.error, not OSError.
+    packed = gzip.compress(b"x")[:10] + b"\x07" + bytes(16)
+    assert "not a valid gzip" in one_line_error(lambda: read_upload(packed, "names.txt.gz"))
+
+
+def test_a_gzip_bomb_stops_at_the_limit(monkeypatch):
+    monkeypatch.setattr(corpus_module, "MAX_FILE_BYTES", 64 * 1024)
+    bomb = gzip.compress(b"a\n" * 20_000_000)  # 40 MB of output from ~40 KB
+    assert len(bomb) < 64 * 1024
+    assert one_line_error(lambda: read_upload(bomb, "bomb.txt.gz")) == (
+        "bomb.txt.gz decompresses to more than 64 KB, the limit"
+    )
+
+
+def test_the_limit_message_has_sane_numbers(monkeypatch):
+    monkeypatch.setattr(corpus_module, "MAX_FILE_BYTES", 40)
+    data = lines_bytes(NAMES * 3)
+    assert one_line_error(lambda: read_upload(data, "names.txt")) == (
+        f"names.txt is {len(data)} bytes; the limit is 40 bytes"
+    )
+
+
+# --------------------------------------------------------------------------- one item, one line
+
+LINE_BREAK_CHARS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("kind", TOKEN_KINDS)
+@pytest.mark.parametrize("brk", LINE_BREAK_CHARS, ids=[repr(b) for b in LINE_BREAK_CHARS])
+def test_a_line_break_inside_an_item_becomes_a_space_on_the_funnel(brk, kind):
+    first = "C4" + brk + "D4" if kind == "notes" else "a" + brk + brk + "b"
+    items = [first, *(["E4"] * 5 if kind == "notes" else NAMES)]
+    corpus = corpus_from_items(items, kind)
+    assert corpus.items[0] == ("C4 D4" if kind == "notes" else "a b")
+    assert not any(ch in item for item in corpus.items for ch in "".join(LINE_BREAK_CHARS))
+
+
+def test_a_quoted_csv_field_over_several_lines_is_one_item_with_a_space():
+    rows = ["name", '"Mr.\nMime"', '"Ho\r\n\r\nOh"', *NAMES]
+    assert read_upload(csv_bytes(rows), "p.csv").items == ("Mr. Mime", "Ho Oh", *NAMES)
+
+
+def test_unicode_line_separators_in_a_text_file_stay_in_their_line_as_a_space():
+    data = lines_bytes(["Mr.\u2028Mime", "Ho\u2029Oh", *NAMES])
+    assert read_upload(data, "p.txt").items == ("Mr. Mime", "Ho Oh", *NAMES)
+
+
+def test_an_unpaired_surrogate_is_a_tnaas_error():
+    with pytest.raises(TnaasError, match="surrogate"):
+        corpus_from_items(["a\ud800b", *NAMES], "characters")
+
+
+# --------------------------------------------------------------------------- cache key
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (("characters", ["a\nb"]), ("characters", ["a", "b"])),
+        (("characters", ["ab", "c"]), ("characters", ["a", "bc"])),
+        (("characters", ["ab", ""]), ("characters", ["a", "b"])),
+        (("characters", ["", "ab"]), ("characters", ["ab", ""])),
+        (("characters", []), ("characters", [""])),
+        (("characters", ["a b"]), ("words", ["a b"])),
+        (("words", ["notes"]), ("notes", ["words"])),
+    ],
+)
+def test_content_hash_separates_adversarial_pairs(a, b):
+    assert corpus_key(*a) != corpus_key(*b)
+
+
+def test_a_multiline_csv_field_and_a_text_file_of_its_lines_differ():
+    txt = read_upload(lines_bytes(["a", "b", *NAMES]), "n.txt")
+    csv_corpus = read_upload(csv_bytes(["name", '"a\nb"', *NAMES]), "n.csv")
+    assert txt.content_hash != csv_corpus.content_hash
+
+
+def test_content_hash_ignores_name_and_provenance():
+    a = Corpus(name="a", title="A", token_kind="characters", items=("x", "y"))
+    b = Corpus(name="b", title="B", token_kind="characters", items=("x", "y"), source="s", credit="c")
+    assert a.content_hash == b.content_hash
+
+
+# Items over a tiny alphabet, with separators; the second list is often a re-cut of the first
+# (same concatenation, or same newline-joined text), the pairs that ambiguous encodings confuse.
+item_lists = st.lists(st.text(alphabet="ab\n\x00 ", max_size=3), max_size=5)
+
+
+def corpus_key(kind, items):
+    return Corpus(name="x", title="x", token_kind=kind, items=tuple(items)).content_hash
+
+
+@st.composite
+def recut(draw, items):
+    joined = draw(st.sampled_from(["", "\n"])).join(items)
+    cuts = sorted(draw(st.lists(st.integers(0, len(joined)), max_size=4)))
+    bounds = [0, *cuts, len(joined)]
+    return [joined[i:j] for i, j in zip(bounds, bounds[1:])]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(data=st.data(), kind_a=st.sampled_from(TOKEN_KINDS), a=item_lists, kind_b=st.sampled_from(TOKEN_KINDS))
+def test_content_hash_is_injective(data, kind_a, a, kind_b):
+    b = data.draw(st.one_of(item_lists, recut(a), st.just("\n".join(a).split("\n"))))
+    assert (corpus_key(kind_a, a) == corpus_key(kind_b, b)) == ((kind_a, a) == (kind_b, b))

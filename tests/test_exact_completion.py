@@ -111,7 +111,8 @@ def test_log_prob_matches_reference(name, k, smoothing):
             assert value == -math.inf, seq
         else:
             assert value == pytest.approx(want, abs=1e-9), seq
-    assert np.isfinite(got[: len(candidates) - 1]).all() == (smoothing == "kneser-ney")
+    assert got[0] == -math.inf  # the empty item: no training item is empty, smoothed or not
+    assert np.isfinite(got[1 : len(candidates) - 1]).all() == (smoothing == "kneser-ney")
 
 
 # --------------------------------------------------------------- fixed-length patterns

@@ -45,7 +45,10 @@ def test_every_state_is_a_positive_distribution(name, k):
     dense = automaton.dense(np.arange(automaton.n_states), np.arange(vocab_size + 1))
     assert dense.shape == (automaton.n_states, vocab_size + 1)
     np.testing.assert_allclose(dense.sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    assert (dense > 0).all(), "every known token and END is possible after every state"
+    begin = automaton.trie.begin_state
+    assert dense[begin, vocab_size] == 0, "no training item is empty, so END never follows BEGIN"
+    dense[begin, vocab_size] = 1.0
+    assert (dense > 0).all(), "every known token (and END but after BEGIN) is possible after every state"
     # expand/end_prob (what the lattice uses) agree with dense
     edges = automaton.expand(np.arange(automaton.n_states))
     rows = np.bincount(edges.src, weights=edges.prob, minlength=automaton.n_states)
@@ -91,6 +94,69 @@ def test_smoothing_moves_mass_to_unseen_items():
     everything = [bf.join(t, "characters") for n in range(7) for t in itertools.product("abc", repeat=n)]
     total = np.exp(smoothed.log_prob_many(everything)).sum()
     assert 0.9 < total <= 1.0 + 1e-12
+
+
+def walk_mass(m: MarkovModel, max_len: int) -> tuple[dict[str, float], float]:
+    """p(item) of every item of up to `max_len` tokens, and the mass of the prefixes of
+    `max_len` + 1 tokens (the tail: items longer than `max_len`), from the model's own
+    next-token distributions, by enumeration."""
+    items: dict[str, float] = {}
+    frontier = {"": 1.0}
+    for _ in range(max_len + 1):
+        grown: dict[str, float] = {}
+        for prefix, p in frontier.items():
+            dist = m.next_token_distribution(prefix)
+            if END_KEY in dist:
+                items[prefix] = p * dist[END_KEY]
+            for token, q in dist.items():
+                if token != END_KEY:
+                    grown[bf.join((*bf.runs_of([prefix], m.token_kind_)[0], token), m.token_kind_)] = p * q
+        frontier = grown
+    tail = sum(frontier.values())
+    return items, tail
+
+
+@pytest.mark.parametrize("k", STATE_SIZES)
+@pytest.mark.parametrize("name", ["chars3", "words5", "acyclic"])
+def test_all_items_sum_to_one_and_the_empty_item_is_impossible(name, k):
+    """Items of up to 4 tokens plus every longer continuation (the tail) sum to 1, and the
+    empty item, which no corpus has, has probability 0 while every other item is possible."""
+    m = model(name, k)
+    assert m.log_prob("") == -math.inf
+    assert m.next_token_distribution("").get(END_KEY, 0.0) == 0.0
+    items, tail = walk_mass(m, 4)
+    assert "" not in items
+    assert 0 < tail < 1
+    assert sum(items.values()) + tail == pytest.approx(1.0, abs=1e-12)
+    text = list(items)
+    np.testing.assert_allclose(m.log_prob_many(text), np.log(list(items.values())), rtol=0, atol=1e-12)
+    assert np.isfinite(m.log_prob_many(text)).all()
+
+
+def test_an_empty_item_keeps_its_probability_when_the_chain_has_one():
+    """A markovify chain built from runs that include an empty one says END may follow
+    BEGIN: the smoothed model keeps that (and still sums to one)."""
+    runs = [[], list("ab"), list("b"), list("ab")]
+    m = MarkovModel.from_markovify_json(markovify.Chain(runs, 1).to_json(), smoothing="kneser-ney")
+    assert np.isfinite(m.log_prob(""))
+    items, tail = walk_mass(m, 5)
+    assert sum(items.values()) + tail == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("k", (2, 3))
+def test_begin_histories_use_continuation_counts(k):
+    """Below the top order a history that starts with BEGIN counts each next token once
+    (its only left neighbour is BEGIN), like every other history: "a" starts four items and
+    "b" one, yet after the order-(k-1) history BEGIN.. both get the same count."""
+    items = ["ab", "ab", "ab", "ac", "b"]
+    m = MarkovModel(k, "kneser-ney").fit(corpus_from_items(items, "characters"))
+    automaton, trie = m.automaton_, m.trie_
+    below = int(trie.parent[trie.begin_state])  # BEGIN * (k - 1)
+    assert trie.order[below] == k - 1 and trie.first[below] == trie.counts.begin_id
+    rows = slice(automaton._start[below], automaton._start[below + 1])
+    weights = dict(zip(automaton._token[rows].tolist(), automaton._weight[rows].tolist()))
+    a, b = (m.vocabulary_.index(t) for t in "ab")
+    assert weights[a] == pytest.approx(weights[b], abs=1e-15) and weights[a] > 0
 
 
 # --------------------------------------------------------- no smoothing = markovify

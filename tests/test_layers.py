@@ -65,6 +65,8 @@ def test_the_public_api_is_what_the_readme_uses():
 def test_the_installed_command_works_from_another_directory(tmp_path):
     script = Path(sys.executable).with_name("tnaas")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "tnaas"]
-    done = subprocess.run([*command, "complete", "*u*a", "--corpus", "pokemon"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [*command, "complete", "*u*a", "--corpus", "pokemon"], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("p(*u*a) = 0.00170732  [exact]")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import markovify
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.data.tokens import tokenize
@@ -157,3 +160,199 @@ def test_a_chain_with_a_loop_that_can_end_is_accepted():
     model = MarkovModel.from_markovify_json('[[["___BEGIN__"], {"a": 1}], [["a"], {"a": 3, "___END__": 1}]]')
     assert model.log_prob("aaa") == pytest.approx(math.log(1 * 0.75**2 * 0.25), abs=1e-12)
     assert set("".join(model.sample(20, random_state=0))) == {"a"}
+
+
+# ------------------------------------------------------- validation of the whole file
+GOOD_TAIL = '[["a"], {"___END__": 1}]'  # completes a one-token chain BEGIN -> a -> END
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested"),
+        ('{"chain": "' + "[" * 50_000 + "]" * 50_000 + '"}', "nested"),
+        ('{"' + "[" * 50_000 + "]" * 50_000 + '": {"a": 1}}', "nested"),
+        ('[[[null], {"a": 1}], ' + GOOD_TAIL + "]", "non-empty strings"),
+        ('[[[["___BEGIN__"]], {"a": 1}], ' + GOOD_TAIL + "]", "non-empty strings"),
+        ('[[[3], {"a": 1}], ' + GOOD_TAIL + "]", "non-empty strings"),
+        ('[[[""], {"a": 1}], ' + GOOD_TAIL + "]", "non-empty strings"),
+        ('[[["___BEGIN__"], [[null], [1]]], ' + GOOD_TAIL + "]", "non-empty strings"),
+        ('[[["___BEGIN__"], [[["a"]], [1]]], ' + GOOD_TAIL + "]", "non-empty strings"),
+        ('[[["___BEGIN__"], [[7], [1]]], ' + GOOD_TAIL + "]", "non-empty strings"),
+        ('[[["___BEGIN__"], {"a": 123456789012345678901234567890}], ' + GOOD_TAIL + "]", r"up to 1e\+15"),
+        ('[[["___BEGIN__"], {"a": 1e300}], ' + GOOD_TAIL + "]", "whole numbers up to"),
+        ('[[["___BEGIN__"], {"a": NaN}], ' + GOOD_TAIL + "]", "whole numbers"),
+        ('[[["___BEGIN__"], {"a": Infinity}], ' + GOOD_TAIL + "]", "whole numbers"),
+        ('[[["___BEGIN__"], {"a": 1, "___BEGIN__": 1}], ' + GOOD_TAIL + "]", "as a next token"),
+        ('[[["___BEGIN__"], [["a", "___BEGIN__"], [1, 2]]], ' + GOOD_TAIL + "]", "as a next token"),
+        ('[[["___BEGIN__"], [["a", "b"], [3, 2]]], ' + GOOD_TAIL + ', [["b"], {"___END__": 1}]]', "must increase"),
+        ('[[["___BEGIN__"], [["a", "b"], [3, 3]]], ' + GOOD_TAIL + ', [["b"], {"___END__": 1}]]', "must increase"),
+        ('[[["___BEGIN__"], [["a"], [3, 1]]], ' + GOOD_TAIL + "]", "cumulative counts"),
+        ('[[["___BEGIN__"], [["a", "a"], [1, 2]]], ' + GOOD_TAIL + "]", "appears twice"),
+        ('[[["___BEGIN__"], {"a": 1}], ' + GOOD_TAIL + ", " + GOOD_TAIL + "]", "appears twice"),
+        ('[[["___BEGIN__"], {}], ' + GOOD_TAIL + "]", "no next token"),
+        ('[[["a", "___BEGIN__"], {"a": 1}], [["___BEGIN__", "___BEGIN__"], {"a": 1}]]', "pad a state on the left"),
+        ('[[["___BEGIN__", "___END__"], {"a": 1}]]', "inside the state"),
+        ('[[["___BEGIN__"], {"a": 1}], [["a"], {"___END__": 1}], [["a", "b"], {"a": 1}]]', "different sizes"),
+        ('[[["___BEGIN__"], {"a b": 1}], [["a b"], {"___END__": 1}]]', "whitespace"),
+        ('[[["___BEGIN__"], "abc"], ' + GOOD_TAIL + "]", "next-token counts"),
+        ('[["___BEGIN__"], ' + GOOD_TAIL + "]", "pair"),
+        ('{"chain": {"chain": []}}', "Text inside a Text"),
+        ("[1, 2]", "pair"),
+        ('[[["___BEGIN__"], {"\\ud800": 1}], [["\\ud800"], {"___END__": 1}]]', "lone surrogate"),
+        ('"just a string"', "pairs"),
+    ],
+)
+def test_every_part_of_the_file_is_validated(text, fragment):
+    """Each problem is one TnaasError that names it (the old importer raised RecursionError,
+    TypeError or OverflowError here, or accepted the file and failed later)."""
+    with pytest.raises(TnaasError, match=fragment):
+        MarkovModel.from_markovify_json(text)
+
+
+def test_a_multi_character_token_is_refused_in_a_character_model():
+    text = '[[["___BEGIN__"], {"ab": 1, "c": 2}], [["ab"], {"___END__": 1}], [["c"], {"___END__": 1}]]'
+    with pytest.raises(TnaasError, match="not one character"):
+        MarkovModel.from_markovify_json(text, token_kind="characters")
+    words = MarkovModel.from_markovify_json(text)  # inferred: a word model, which can hold it
+    assert words.token_kind_ == "words"
+    assert words.log_prob("ab") == pytest.approx(math.log(1 / 3))
+    assert set(words.sample(30, random_state=0)) == {"ab", "c"}
+
+
+def test_a_note_model_needs_notes():
+    text = '[[["___BEGIN__"], {"C4": 1, "H9": 1}], [["C4"], {"___END__": 1}], [["H9"], {"___END__": 1}]]'
+    with pytest.raises(TnaasError, match="not a note"):
+        MarkovModel.from_markovify_json(text, token_kind="notes")
+
+
+def test_size_is_capped(monkeypatch):
+    import tnaas.models.markov.markovify_json as markovify_json
+
+    text = markovify.Chain([list("abc"), list("abd")], 1).to_json()
+    monkeypatch.setattr(markovify_json, "MAX_JSON_CHARS", len(text) - 1)
+    with pytest.raises(TnaasError, match="the limit is"):
+        MarkovModel.from_markovify_json(text)
+
+
+def test_bytes_and_other_types():
+    text = markovify.Chain([list("abc"), list("abd")], 1).to_json()
+    assert MarkovModel.from_markovify_json(text.encode()).vocabulary_ == tuple("abcd")
+    for bad in (None, 42, ["a"], b"\xff\xfe"):
+        with pytest.raises(TnaasError):
+            MarkovModel.from_markovify_json(bad)
+
+
+def test_a_big_count_is_kept_exactly():
+    text = '[[["___BEGIN__"], {"a": 1000000000000000, "b": 1}], ' + GOOD_TAIL + ', [["b"], {"___END__": 1}]]'
+    model = MarkovModel.from_markovify_json(text)
+    assert model.counts_.counts.tolist() == [10**15, 1, 1, 1]
+    assert model.log_prob("b") == pytest.approx(math.log(1 / (10**15 + 1)), rel=1e-12)
+
+
+# ------------------------------------------------------- markovify's markers as tokens
+@pytest.mark.parametrize("marker", [END, BEGIN])
+def test_a_corpus_with_markovify_markers_is_refused_on_export(marker):
+    """markovify would read the token as the end (or start) of an item, so the file would
+    load as another model: export refuses, saying why. Fitting and scoring still work."""
+    corpus = corpus_from_items([f"the {marker} cat", "a cat sat", "the dog", "a dog", "the cat"], "words")
+    model = MarkovModel(state_size=1).fit(corpus)
+    assert np.isfinite(model.log_prob(f"the {marker} cat"))
+    with pytest.raises(TnaasError, match=marker):
+        model.to_markovify_json()
+
+
+def test_a_corpus_without_markers_still_exports():
+    corpus = corpus_from_items(["the END cat", "___ENDS__ here", "BEGIN now", "the cat", "now here"], "words")
+    model = MarkovModel(state_size=1).fit(corpus)
+    assert model_dict(model.to_markovify_json()) == markovify.Chain(runs(corpus), 1).model
+
+
+# ----------------------------------------------------------- garbage from hypothesis
+TOKENS = st.sampled_from(["a", "b", "ab", "C4", "x y", "", BEGIN, END]) | st.none() | st.integers(-2, 2)
+COUNTS = (
+    st.integers(-3, 5)
+    | st.integers(10**14, 10**31)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=2)
+)
+STATES = st.lists(TOKENS, min_size=0, max_size=3) | TOKENS
+FOLLOWS = (
+    st.dictionaries(st.sampled_from(["a", "b", "ab", "", BEGIN, END, "C4"]), COUNTS, max_size=4)
+    | st.tuples(st.lists(TOKENS, max_size=3), st.lists(COUNTS, max_size=3)).map(list)
+    | TOKENS
+)
+CHAINS = st.lists(st.tuples(STATES, FOLLOWS).map(list), max_size=6)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+GARBAGE = st.sampled_from([None, 0, -1, 1.5, True, "", "ab", "x y", BEGIN, END, 10**30, [], {}, ["a"]])
+
+
+@st.composite
+def near_valid_chains(draw):
+    """A real markovify chain (plain or compiled) with at most one part spoilt."""
+    runs = draw(st.lists(st.lists(st.sampled_from("abc"), min_size=1, max_size=4), min_size=1, max_size=5))
+    chain = markovify.Chain(runs, draw(st.integers(1, 3)))
+    if draw(st.booleans()):
+        chain = chain.compile()
+    rows = json.loads(chain.to_json())
+    row = rows[draw(st.integers(0, len(rows) - 1))]
+    state, follow = row
+    where = draw(st.sampled_from(["none", "state", "key", "count", "drop", "duplicate", "extra"]))
+    bad = draw(GARBAGE)
+    if where == "state":
+        state[draw(st.integers(0, len(state) - 1))] = bad
+    elif where in ("key", "count", "extra"):
+        if isinstance(follow, dict):
+            key = draw(st.sampled_from(sorted(follow)))
+            if where == "count":
+                follow[key] = bad
+            else:
+                follow[bad if isinstance(bad, str) else str(bad)] = follow.pop(key) if where == "key" else 1
+        else:
+            i = draw(st.integers(0, len(follow[0]) - 1))
+            follow[0 if where == "key" else 1][i] = bad
+            if where == "extra":
+                follow[0].append(bad)
+    elif where == "drop" and len(rows) > 1:
+        rows.remove(row)
+    elif where == "duplicate":
+        rows.append(row)
+    return rows
+
+
+def _texts():
+    structured = CHAINS | near_valid_chains()
+    structured = structured | st.fixed_dictionaries({"chain": structured.map(json.dumps) | structured})
+    as_json = (structured | JSON_VALUES).map(json.dumps)
+    mangled = st.tuples(as_json, st.integers(0, 200), st.text(max_size=3)).map(lambda t: t[0][: t[1]] + t[2])
+    deep = st.integers(1, 5000).map(lambda n: "[" * n + "]" * n)
+    return as_json | mangled | deep | st.text(max_size=30)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=_texts(),
+    kind=st.sampled_from([None, "characters", "words", "notes"]),
+    smoothing=st.sampled_from(["none", "kneser-ney"]),
+)
+def test_garbage_json_only_ever_raises_tnaas_error(text, kind, smoothing):
+    """Whatever the text, import either raises TnaasError or gives a model that samples,
+    scores and exports without error."""
+    try:
+        model = MarkovModel.from_markovify_json(text, token_kind=kind, smoothing=smoothing)
+    except TnaasError:
+        return
+    assert len(model.sample(3, random_state=0, length="1-4")) == 3
+    scores = model.log_prob_many(["a", "ab", "C4 C4", ""])
+    assert scores.shape == (4,) and not np.isnan(scores).any()
+    model.next_token_distribution("")
+    again = MarkovModel.from_markovify_json(model.to_markovify_json(), token_kind=kind, smoothing=smoothing)
+    assert model_dict(again.to_markovify_json()) == model_dict(model.to_markovify_json())

@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tnaas.data.tokens import TOKEN_KINDS, check_kind, detokenize, encode, infer_kind, normalise, tokenize
+from tnaas.data.tokens import (
+    LINE_BREAKS,
+    TOKEN_KINDS,
+    check_kind,
+    detokenize,
+    encode,
+    infer_kind,
+    normalise,
+    normalise_all,
+    tokenize,
+)
 from tnaas.errors import TnaasError
 
 # Derandomized (fixed examples every run, no example database) like every test here.
@@ -99,3 +109,22 @@ def test_encode_ids_are_dense_and_sorted():
     assert encoded.vocabulary == ("a", "b", "c")
     assert encoded.ids.tolist() == [2, 0, 1, 1, 0]
     assert encoded.offsets.tolist() == [0, 3, 3, 5]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(text=texts, kind=kinds)
+def test_a_normalised_item_is_one_line(text, kind):
+    item = normalise(text, kind)
+    assert len(item.splitlines()) <= 1 and not any(ch in item for ch in LINE_BREAKS)
+    assert item.splitlines() == ([item] if item else [])
+
+
+def test_characters_turn_each_run_of_line_breaks_into_one_space():
+    assert normalise(" Mr.\r\n\u2028Mime\x85 ", "characters") == "Mr. Mime"
+    assert normalise("a\n \nb", "characters") == "a   b"  # other whitespace is kept
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(raw=st.lists(texts, max_size=8), kind=kinds)
+def test_normalise_all_agrees_with_normalise(raw, kind):
+    assert normalise_all(raw, kind) == [normalise(text, kind) for text in raw]

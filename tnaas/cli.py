@@ -18,7 +18,7 @@ from tnaas import service
 from tnaas.data.corpus import manifest
 from tnaas.errors import TnaasError
 from tnaas.models import MODELS
-from tnaas.service import LengthChoice, ModelRequest
+from tnaas.service import LengthChoice, ModelRequest, names
 
 MAX_TEXT_POSITIONS = 8  # the text view stays readable; --json has every position
 
@@ -95,7 +95,26 @@ def _build_parser() -> _Parser:
     gen.add_argument("--temperature", default="1", help="below 1 sharper, above 1 wilder")
     gen.add_argument("--include-existing", action="store_true", help="also accept items already in the corpus")
     _add_length_options(gen)
+    hunt = gen.add_argument_group("name hunt (exact constraints, availability, ranking)")
+    hunt.add_argument("--starts-with", help="every item starts with this")
+    hunt.add_argument("--ends-with", help="every item ends with this")
+    hunt.add_argument("--contains", action="append", help="every item contains this (repeat for several)")
+    hunt.add_argument("--not-contains", action="append", help="no item contains this (repeat for several)")
+    hunt.add_argument("--excludes", action="append", help="tokens never wanted, e.g. xq bans x and q")
+    hunt.add_argument("--free-on", help="only names free in these offline indexes, e.g. pypi,npm")
+    hunt.add_argument("--like", action="append", help="a reference word for --sort similarity (repeatable)")
+    hunt.add_argument(
+        "--sort", choices=("random", "score", "similarity"), help="order: as drawn, most typical, most similar"
+    )
+    hunt.add_argument(
+        "--blend", metavar="CORPUS[:W]", help="blend with another corpus, weight W on --corpus (default 0.5)"
+    )
+    hunt.add_argument("--blend-mode", choices=("mixture", "product"), default="mixture", help="how to blend")
     gen.add_argument("--json", action="store_true", help="one JSON object")
+
+    check = commands.add_parser("check", help="is a name taken on PyPI, npm or CRAN (offline snapshots)")
+    check.add_argument("names", nargs="+", metavar="NAME", help="names to check")
+    check.add_argument("--json", action="store_true", help="a JSON list, one object per name")
 
     comp = commands.add_parser("complete", help="exact posterior of a masked pattern like ***base or mo%%")
     comp.add_argument("pattern", help="the pattern: `*` one unknown token, `%%` any run, `\\*` a literal star")
@@ -201,17 +220,43 @@ def _cmd_corpus(args, out) -> int:
 
 def _cmd_generate(args, out) -> int:
     corpus = service.resolve_corpus(args.corpus, token_kind=args.tokens, column=args.column)
-    answer = service.generate_answer(
-        corpus,
-        _model_request(args, corpus),
-        n=args.n,
-        seed=args.seed,
-        temperature=args.temperature,
-        length=_length(args),
-        include_existing=args.include_existing,
-    )
+    if args.blend:
+        other, _, weight = args.blend.partition(":")
+        answer = names.blend_answer(
+            corpus,
+            service.resolve_corpus(other),
+            weight or "0.5",
+            args.state_size or 3,
+            args.blend_mode,
+            n=args.n,
+            seed=args.seed,
+            include_existing=args.include_existing,
+        )
+    else:
+        hunt = {
+            "constraints": names.parse_constraints(
+                args.starts_with, args.ends_with, args.contains, args.not_contains, args.excludes
+            )
+            if any((args.starts_with, args.ends_with, args.contains, args.not_contains, args.excludes))
+            else None,
+            "free_on": args.free_on,
+            "like": args.like,
+            "sort": args.sort,
+        }
+        answer = service.generate_answer(
+            corpus,
+            _model_request(args, corpus),
+            n=args.n,
+            seed=args.seed,
+            temperature=args.temperature,
+            length=_length(args),
+            include_existing=args.include_existing,
+            **hunt,
+        )
     if answer["shortfall"]:
         sys.stderr.write(f"tnaas: {answer['shortfall']}\n")
+    if "constraints" in answer and not args.json:  # stdout stays one item per line
+        sys.stderr.write(f"tnaas: p(constraints) = {answer['probability']:.6g} [exact]\n")
     if args.json:
         _write_json(answer, out)
     elif answer["items"]:
@@ -323,6 +368,20 @@ def _cmd_compare(args, out) -> int:
     return 0
 
 
+def _cmd_check(args, out) -> int:
+    answer = names.check_answer(args.names)["names"]
+    if args.json:
+        _write_json(answer, out)
+        return 0
+    rows = [["name", "pypi", "npm", "cran", "resembles"]]
+    for entry in answer:
+        similar = ", ".join(f"{s['name']} ({s['registry']})" for s in entry["similar_to"][:3])
+        rows.append([entry["name"], entry["pypi"], entry["npm"], entry["cran"], similar or "-"])
+    _print_table(rows, out)
+    out.write(answer[0]["advice"].split(": PyPI for")[0] + ".\n")
+    return 0
+
+
 def _cmd_sounds_like(args, out) -> int:
     answer = service.sounds_like_answer(args.name)
     if args.json:
@@ -354,6 +413,7 @@ COMMANDS = {
     "generate": _cmd_generate,
     "complete": _cmd_complete,
     "score": _cmd_score,
+    "check": _cmd_check,
     "evaluate": _cmd_evaluate,
     "compare": _cmd_compare,
     "sounds-like": _cmd_sounds_like,

@@ -1,40 +1,43 @@
-"""Streamlit glue for the app: cached loaders, the shared sidebar, session-scoped state.
+"""Streamlit glue for the app: the shared sidebar, share links, cached answers, session state.
 
 The only module of the library that imports streamlit; everything that does not need it
-lives in `tnaas.ui` (`selection`, `vega`, `shortlist`, `examples`, `display`, `length_choice`,
-`tables`, `lineup`, `scoreboard`), which the pages also import directly.
-Pages call `page()` (page config + sidebar) and the cached helpers below, and hold layout only.
+lives beside it in `tnaas.app` (`selection`, `links`, `vega`, `shortlist`, `examples`,
+`display`, `length_choice`, `tables`, `lineup`, `scoreboard`). Pages call `page()` (page
+config, share link, sidebar) and the helpers below, and hold layout only.
 
-Caching: bundled corpora by `load_bundled`'s own cache (one read-only object each); fitted
-models with `st.cache_resource`, keyed by the corpus's content hash, the model name, its
-parameters and the seed, so two users who pick the same corpus share one fitted model and
-nothing is refitted on a rerun; results (tables, completions, comparisons) with
-`st.cache_data`. Cached objects are read, never changed. Uploads, the shortlist and the quiz
-score live in `st.session_state` only, so another session never sees them.
+Everything goes through the service layer (`tnaas.service`): fitted models come from its one
+bounded cache (`service.fitted`, keyed by corpus content hash, model and params, shared by
+every session), and what a page shows or offers for download comes from the service's
+answer dicts, so it agrees field for field with the CLI's ``--json``. `st.cache_data` keeps
+cheap derived results keyed by the same service key. Cached objects are read, never changed.
+Uploads, the shortlist and the quiz score live in `st.session_state` only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 import streamlit as st
 
-from tnaas.app import audio, charts, tables
+from tnaas import service
+from tnaas.app import audio, charts, links, tables
 from tnaas.app.examples import pattern_examples, sample_items
-from tnaas.app.length_choice import LENGTH_LABELS, resolve_length, target_length
+from tnaas.app.length_choice import LENGTH_LABELS, target_length
 from tnaas.app.scoreboard import Scoreboard
 from tnaas.app.selection import Selection
 from tnaas.app.vega import vega_lite_spec
-from tnaas.data.corpus import Corpus, bundled_names, load_bundled, manifest, read_upload
-from tnaas.errors import NotEnoughNovelItems, TnaasError
-from tnaas.inference.lengths import MAX_ITEM_TOKENS
-from tnaas.models import MODELS, ModelSpec, get_spec
-from tnaas.service import ModelRequest
-from tnaas.service.core import with_remedy
-from tnaas.tasks.compare import compare_models
-from tnaas.tasks.generate import generate
-from tnaas.tasks.quiz import QUIZ_CORPORA, casefolded, fit_corpus_models, make_question, posterior
+from tnaas.data.corpus import MAX_FILE_BYTES, Corpus, bundled_names, csv_columns, load_bundled, manifest, read_upload  # noqa: F401 (pages)
+from tnaas.data.tokens import TOKEN_KINDS  # noqa: F401 (re-exported for the pages, which import only tnaas.app)
+from tnaas.errors import TnaasError
+from tnaas.inference.completion import Completion
+from tnaas.models import MODELS, ModelSpec
+from tnaas.service import LengthChoice, ModelRequest
+from tnaas.service.requests import MAX_NAME_CHARS, MAX_PATTERN_CHARS, MAX_PREFIX_CHARS  # noqa: F401 (pages)
+from tnaas.tasks.compare import ComparisonRow
+from tnaas.tasks.quiz import QUIZ_CORPORA, SOUNDS_LIKE_CORPORA, casefolded, make_question, posterior
 
 PAGES = (
     ("app.py", "Home", "🔤"),
@@ -45,9 +48,9 @@ PAGES = (
     ("pages/5_Compare.py", "Compare", "⚖️"),
     ("pages/6_Quiz.py", "Quiz", "❓"),
 )
-MODEL_CACHE_ENTRIES = 24  # fitted models kept for all sessions together: bounds server memory
+URL_PATHS = {title: "/" if title == "Home" else "/" + title for _, title, _ in PAGES}
 RESULT_CACHE_ENTRIES = 256  # generated tables, completions, heatmaps: small, cheap to recompute
-UPLOADS, UPLOAD_PREFIX, QUIZ = "uploads", "upload/", "quiz"  # session_state keys
+UPLOADS, UPLOAD_PREFIX, QUIZ = "uploads", links.UPLOAD_PREFIX, "quiz"  # session_state keys
 cached_result = st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)  # shared by all sessions
 
 
@@ -114,24 +117,24 @@ def corpus_by_key(key: str) -> Corpus:
 
 
 # ------------------------------------------------------------------ models
-@st.cache_resource(max_entries=MODEL_CACHE_ENTRIES, show_spinner="Fitting the model…")
-def _fitted_model(content_hash: str, model_name: str, params: tuple, seed: int, _corpus: Corpus):
-    # The bar is created inside the cached call, so its replay on a cache hit is
-    # self-contained (create, update, empty) and shows nothing.
-    spec = get_spec(model_name)
-    model = spec.build(dict(params), random_state=seed, corpus=_corpus)
-    progress = _ProgressBar(f"Fitting the {spec.title} on {_corpus.title}")
-    model.fit(_corpus, progress=progress)
-    progress.done()
-    return model
+def clear_caches() -> None:
+    """Forget every cached result and fitted model (the service's cache included): for tests."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    service.MODELS_CACHE.clear()
 
 
 def fitted_model(selection: Selection):
-    """The selected model fitted on the selected corpus (cached; shared, never mutate it).
+    """The selected model fitted on the selected corpus, from the service's shared cache
+    (`service.fitted`; never mutate it), with a progress bar while it fits.
 
     A `TnaasError` (bad parameters, a corpus the model cannot learn) propagates.
     """
-    return _fitted_model(*selection.key, _corpus=selection.corpus)
+    progress = _ProgressBar(f"Fitting the {selection.spec.title} on {selection.corpus.title}")
+    try:
+        return service.fitted(selection.corpus, selection.request, progress=progress)[0]
+    finally:
+        progress.done()
 
 
 def model_or_stop(selection: Selection):
@@ -143,7 +146,7 @@ def model_or_stop(selection: Selection):
         st.stop()
 
 
-# ------------------------------------------------------------------ sidebar
+# ------------------------------------------------------------------ widgets
 def _keep(key: str) -> None:
     st.session_state[key] = st.session_state["_" + key]
 
@@ -164,9 +167,17 @@ def remembered(widget, label: str, key: str, default, options=None, **kwargs):
     return widget(label, key="_" + key, on_change=_keep, args=(key,), **kwargs)
 
 
+def control(widget, label: str, key: str, default, *args, **kwargs):
+    """`widget(label, *args, key=key, **kwargs)` starting at `default` unless its state (a
+    share link, an earlier run) already holds a value: the value lives in session state
+    only, so a link can set it before the widget is drawn."""
+    st.session_state.setdefault(key, default)
+    return widget(label, *args, key=key, **kwargs)
+
+
 def _hyperparameter_widget(h, spec: ModelSpec, corpus_key: str, corpus: Corpus):
-    default = getattr(corpus, h.corpus_default, h.default) if h.corpus_default else h.default
-    key, label, bar = f"hp/{corpus_key}/{spec.name}/{h.name}", h.name.replace("_", " ").capitalize(), st.sidebar
+    default = h.default_for(corpus)
+    key, label, bar = f"hp/{corpus_key}/{spec.name}/{h.name}", h.label.capitalize(), st.sidebar
     if h.kind == "choice":
         return remembered(bar.selectbox, label, key, default, options=list(h.choices), help=h.help)
     cast = int if h.kind == "int" else float
@@ -176,7 +187,8 @@ def _hyperparameter_widget(h, spec: ModelSpec, corpus_key: str, corpus: Corpus):
 
 
 def sidebar() -> Selection:
-    """The shared sidebar: page links, corpus, model and its hyperparameters.
+    """The shared sidebar: page links, corpus, model and its hyperparameters (all from the
+    registry, the training seed of seeded models included).
 
     Every page calls it, so a page opened directly by URL works, and the choices carry
     across pages.
@@ -215,61 +227,193 @@ def sidebar() -> Selection:
     spec = MODELS[model_name]
     bar.caption(spec.description)
     params = {h.name: _hyperparameter_widget(h, spec, corpus_key, corpus) for h in spec.hyperparameters}
-    seed = 0
-    if spec.seeded:
-        seed = remembered(bar.number_input, "Training seed", f"seed/{model_name}", 0, min_value=0, step=1)
     for name, (ok, why) in status.items():
         if not ok:
             bar.caption(f"🚫 {MODELS[name].title} is unavailable: {why}")
-    return Selection(corpus_key, corpus, spec, tuple(sorted(params.items())), int(seed))
+    try:
+        request = ModelRequest.parse(model_name, params, corpus)
+    except TnaasError as error:  # a widget value the registry refuses (e.g. after a registry change)
+        st.error(str(error), icon="⚠️")
+        st.stop()
+    return Selection(corpus_key, corpus, request)
 
 
 def page(title: str, icon: str) -> Selection:
-    """Page config (title, icon, wide layout) and the shared sidebar; call first on every page."""
+    """Page config (title, icon, wide layout), a share link's settings on first load, and
+    the shared sidebar; call first on every page. `title` is one of `PAGES`."""
     st.set_page_config(page_title=f"{title} · TNaaS", page_icon=icon, layout="wide")
+    apply_link(title)
     return sidebar()
 
 
+# ------------------------------------------------------------------ share links
+LINK_WRITTEN, LINK_SEEN = "_link/written", "_link/seen"  # session_state keys
+PAGE_KEYS = {"Generate": "gen", "Complete": "complete", "Explore": "explore", "Compare": "compare", "Quiz": "quiz"}
+
+
+def _link_fields(title: str) -> dict:
+    from tnaas.app import lineup
+
+    labels = tuple(lineup.comparison_menu()) if title == "Compare" else ()
+    return links.page_fields(title, labels)
+
+
+def apply_link(title: str) -> None:
+    """Read the URL's query parameters into the widgets' state, once per new link.
+
+    A link is new when it differs from the one this session last wrote (a rerun after a
+    widget change leaves the URL as written, so the change wins). A link that names
+    another session's upload gives an `st.info`; a bad value one `st.error`; both fall
+    back to the defaults (nothing of that link is used).
+    """
+    state = st.session_state
+    query = st.query_params.to_dict()
+    if not query or query in (state.get(LINK_WRITTEN), state.get(LINK_SEEN)):
+        return
+    state[LINK_SEEN] = query
+    try:
+        link = links.parse_link(query, _link_fields(title), session_uploads())
+    except links.PrivateUpload as notice:
+        st.info(str(notice), icon="🔒")
+        return
+    except TnaasError as error:
+        st.error(f"This link cannot be used: {error}. Showing the defaults.", icon="⚠️")
+        return
+    state["corpus"], state["model"] = link.corpus_key, link.request.name
+    for name, value in link.request.params:
+        state[f"hp/{link.corpus_key}/{link.request.name}/{name}"] = value
+    prefix = PAGE_KEYS.get(title, "")
+    for name, value in link.values.items():
+        if name == "length":
+            set_length(prefix, value)
+        elif name == "pattern":
+            state[f"complete/pattern/{link.corpus_key}"] = value
+        elif name == "context":
+            state[f"explore/context/{link.corpus.token_kind}"] = value
+        elif title == "Home":
+            state["home_clicks"] = value
+        elif title == "Quiz" and name == "question":
+            state[QUIZ] = Scoreboard(seed=value - 1)
+        else:
+            state[f"{prefix}/{name}"] = value
+    if title == "Compare" and "models" in link.values:
+        state["compare/from_link"] = True
+
+
+def share_link(selection: Selection, title: str, values: dict, where=None) -> str:
+    """Write the sidebar's choices and the page's `values` into the URL (if they changed)
+    and show the link to copy (in `where`, a container, or the page); returns the link."""
+    query = links.link_query(selection.corpus_key, selection.request, values)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    st.session_state[LINK_WRITTEN] = query
+    link = links.relative_link(URL_PATHS[title], query)
+    where = where or st
+    note = (
+        " (your upload is private: the link works only in this session)"
+        if selection.corpus_key.startswith(UPLOAD_PREFIX)
+        else ": the same settings give the same result for anyone"
+    )
+    where.caption(f"🔗 Copy link{note}")
+    where.code(link, language=None, wrap_lines=True)
+    return link
+
+
 # ------------------------------------------------------------------ generation
-def length_controls(corpus: Corpus, key: str) -> tuple:
-    """Widgets for the length distribution; returns a spec for `tnaas.app.length_choice`:
-    ("natural",), ("corpus",) or ("custom", low, high, shape)."""
-    choice = st.radio(
+@dataclass(frozen=True)
+class GenerateSettings:
+    """What the Generate page (and the home page's Go) asks for: `n` distinct items,
+    new ones only if `novel`, at `temperature`, with length distribution `length`."""
+
+    n: int = 10
+    seed: int = 0
+    temperature: float = 1.0
+    length: LengthChoice = LengthChoice()
+    novel: bool = True
+
+    @property
+    def key(self) -> tuple:
+        """Hashable plain values (a cache key)."""
+        return (self.n, self.seed, float(self.temperature), str(self.length), self.novel)
+
+    def link_values(self) -> dict:
+        """The values a share link holds (see `tnaas.app.links.page_fields`)."""
+        return {"n": self.n, "temperature": self.temperature, "seed": self.seed, "novel": self.novel,
+                "length": self.length}  # fmt: skip
+
+
+def set_length(key: str, choice: LengthChoice) -> None:
+    """Put `choice` into the state of the length widgets of `length_controls(…, key)`."""
+    state = st.session_state
+    state[f"{key}/length"] = "custom" if choice.kind == "range" else choice.kind
+    if choice.kind == "range":
+        state[f"{key}/range"], state[f"{key}/shape"] = (choice.low, choice.high), choice.shape
+
+
+def length_controls(corpus: Corpus, key: str) -> LengthChoice:
+    """Widgets for the length distribution; returns the `LengthChoice`.
+
+    Raises `TnaasError` for a range the service refuses (the slider cannot make one).
+    """
+    choice = control(
+        st.radio,
         "Length distribution",
+        f"{key}/length",
+        "natural",
         list(LENGTH_LABELS),
         format_func=LENGTH_LABELS.get,
         horizontal=True,
-        key=f"{key}/length",
         help="p(T) = p(T | length) p(length): choose p(length); items are then drawn exactly given their length.",
     )
     if choice != "custom":
-        return (choice,)
-    longest = int(min(MAX_ITEM_TOKENS, corpus.lengths.max() + 10))
+        return LengthChoice.parse(choice)
     q25, q75 = (int(q) for q in np.percentile(corpus.lengths, [25, 75]))
-    low, high = st.slider(
-        f"Length range ({corpus.token_kind})", 1, longest, (max(1, q25), max(1, q75)), key=f"{key}/range"
+    longest = links.longest_length(corpus)
+    st.session_state.setdefault(f"{key}/range", (min(longest, max(1, q25)), min(longest, max(1, q75))))
+    low, high = st.slider(  # a range slider needs its value (a pair) to know it is one
+        f"Length range ({corpus.token_kind})",
+        1,
+        longest,
+        st.session_state[f"{key}/range"],
+        key=f"{key}/range",
     )
-    shape = st.radio(
-        "Shape", ["uniform", "peaked"], horizontal=True, key=f"{key}/shape", help="peaked: most likely in the middle"
+    shape = control(
+        st.radio,
+        "Shape",
+        f"{key}/shape",
+        "uniform",
+        ["uniform", "peaked"],
+        horizontal=True,
+        help="peaked: most likely in the middle",
     )
-    return ("custom", int(low), int(high), shape)
+    return LengthChoice.range(int(low), int(high), shape)
 
 
-@cached_result
-def target_length_probs(model_key: tuple, length: tuple, _model, _corpus: Corpus) -> tuple[np.ndarray, str]:
-    """`tnaas.app.length_choice.target_length`, cached per model and length spec."""
-    return target_length(length, _model, _corpus)
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
+def target_length_probs(model_key: tuple, length: str, _model, _corpus: Corpus) -> tuple[np.ndarray, str]:
+    """`tnaas.app.length_choice.target_length`, cached per model and length (its text)."""
+    return target_length(LengthChoice.parse(length), _model, _corpus)
 
 
 @st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Generating…")
-def generated(model_key: tuple, n: int, seed: int, temperature: float, length: tuple, novel: bool, _model):
-    """(items, warning): `n` distinct items (new ones only if `novel`); when fewer turn
-    up, the ones found and the reason (nothing is lost)."""
-    options = {"temperature": temperature, "length": resolve_length(length), "include_existing": not novel}
-    try:
-        return generate(_model, n, random_state=seed, **options), ""
-    except NotEnoughNovelItems as error:
-        return error.items, str(error)
+def _generate_answer(model_key: tuple, settings_key: tuple, _selection: Selection, _model, _settings) -> dict:
+    return service.generate_answer(
+        _selection.corpus,
+        _selection.request,
+        n=_settings.n,
+        seed=_settings.seed,
+        temperature=_settings.temperature,
+        length=_settings.length,
+        include_existing=not _settings.novel,
+        model=_model,
+    )
+
+
+def generated(selection: Selection, model, settings: GenerateSettings) -> dict:
+    """The service's generate answer (`service.generate_answer`, what ``--json`` prints):
+    "items" (distinct, new ones only if `settings.novel`) and "shortfall" (why fewer turned
+    up; nothing found is lost). Cached per model and settings."""
+    return _generate_answer(selection.key, settings.key, selection, model, settings)
 
 
 @cached_result
@@ -278,15 +422,94 @@ def generation_table(model_key: tuple, items: tuple[str, ...], _model):
     return tables.generation_table(_model, items)
 
 
+def answer_json(answer: dict) -> bytes:
+    """A service answer as the CLI's ``--json`` writes it (UTF-8, inf and NaN as null)."""
+    import json
+
+    return (json.dumps(service.jsonable(answer), ensure_ascii=False) + "\n").encode("utf-8")
+
+
 # ------------------------------------------------------------------ completion and inspection
-def default_pattern(selection: Selection, model) -> str:
-    """The first example pattern that the model can match (else the first example)."""
+@dataclass(frozen=True)
+class CompleteSettings:
+    """What the Complete page asks for: `pattern`, the `top` completions, `samples` exact
+    draws (seeded by `seed`), at `temperature`, with length distribution `length`."""
+
+    pattern: str = ""
+    top: int = 10
+    samples: int = 10
+    seed: int = 0
+    temperature: float = 1.0
+    length: LengthChoice = LengthChoice()
+
+    @property
+    def key(self) -> tuple:
+        """Hashable plain values (a cache key)."""
+        return (self.pattern, self.top, self.samples, self.seed, float(self.temperature), str(self.length))
+
+    def with_pattern(self, pattern: str) -> CompleteSettings:
+        """The same settings for another pattern."""
+        return CompleteSettings(pattern, self.top, self.samples, self.seed, self.temperature, self.length)
+
+    def link_values(self) -> dict:
+        """The values a share link holds (see `tnaas.app.links.page_fields`)."""
+        return {"pattern": self.pattern, "top": self.top, "samples": self.samples, "seed": self.seed,
+                "temperature": self.temperature, "length": self.length}  # fmt: skip
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Computing the exact posterior…")
+def _complete_answer(model_key: tuple, settings_key: tuple, _selection: Selection, _model, _settings):
+    # A refusal is cached too (as its message): the example check asks again on every run.
+    try:
+        answer = service.complete_answer(
+            _selection.corpus,
+            _selection.request,
+            _settings.pattern,
+            top=_settings.top,
+            samples=_settings.samples,
+            seed=_settings.seed,
+            length=_settings.length,
+            temperature=_settings.temperature,
+            model=_model,
+        )
+        return answer, ""
+    except TnaasError as error:
+        return None, str(error)
+
+
+def completion_answer(selection: Selection, model, settings: CompleteSettings) -> dict:
+    """The service's complete answer (`service.complete_answer`, with the registry's remedy
+    in an impossible pattern's message): what ``--json`` prints. Cached per model and
+    settings; a refused pattern raises `TnaasError`."""
+    answer, error = _complete_answer(selection.key, settings.key, selection, model, settings)
+    if error:
+        raise TnaasError(error)
+    return answer
+
+
+def completion_view(answer: dict) -> Completion:
+    """The `Completion` that a complete answer describes (what the charts draw)."""
+    return Completion(**{f.name: answer[f.name] for f in fields(Completion) if f.name in answer})
+
+
+def example_patterns(selection: Selection, model, settings: CompleteSettings) -> tuple[list[str], str]:
+    """(the example patterns the model answers with `settings`, the default pattern).
+
+    Each example is tried with the page's own settings; a refused one (too costly, say) is
+    left out. The default is the first answered example that can match, else the first
+    answered one, else the first example.
+    """
     examples = pattern_examples(selection.corpus)
+    answered, matching = [], []
     for example in examples:
-        with contextlib.suppress(TnaasError):
-            if complete(selection.key, example, 1, 0, 0, ("natural",), 1.0, _model=model).matches:
-                return example
-    return examples[0]
+        try:
+            answer = completion_answer(selection, model, settings.with_pattern(example))
+        except TnaasError:
+            continue
+        answered.append(example)
+        if answer["probability"] > 0:
+            matching.append(example)
+    return answered, (matching or answered or examples)[0]
 
 
 def use_example(pattern_key: str) -> None:
@@ -296,20 +519,15 @@ def use_example(pattern_key: str) -> None:
         st.session_state["complete/example"] = None
 
 
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Computing the exact posterior…")
-def complete(model_key: tuple, pattern: str, top: int, samples: int, seed: int, length: tuple, temperature, _model):
-    """`model.complete(...)`, cached per model and arguments (a `Completion`)."""
-    length = resolve_length(length)
-    result = _model.complete(
-        pattern, top=top, samples=samples, random_state=seed, length=length, temperature=temperature
-    )
-    return with_remedy(result, ModelRequest(model_key[1], model_key[2]))
-
-
 @cached_result
 def heatmaps(model_key: tuple, limit: int, _model):
     """`model.inspect(limit)`, cached per model."""
     return _model.inspect(limit)
+
+
+def next_tokens(selection: Selection, model, context: str) -> dict:
+    """p(next token | context) ("<end>": the item ends there), from `service.next_tokens_answer`."""
+    return service.next_tokens_answer(selection.corpus, selection.request, context, model=model)["distribution"]
 
 
 @cached_result
@@ -336,21 +554,62 @@ def tune_player(items, key: str) -> None:
 
 
 # ------------------------------------------------------------------ compare
+@dataclass(frozen=True)
+class CompareSettings:
+    """What the Compare page asks for: the models (`ModelChoice`s, by label), the held-out
+    `share` (percent), `samples` per model for novelty and diversity, and the `seed`."""
+
+    labels: tuple[str, ...]
+    share: int = 10
+    samples: int = 200
+    seed: int = 0
+
+    def link_values(self) -> dict:
+        """The values a share link holds (see `tnaas.app.links.page_fields`)."""
+        return {"models": list(self.labels), "share": self.share, "samples": self.samples, "seed": self.seed}
+
+
 @cached_result
-def comparison(content_hash: str, choices: tuple, test_size: float, samples: int, seed: int, _corpus: Corpus):
-    """`tnaas.tasks.compare.compare_models` on the corpus for `choices` (`ModelChoice`s), cached by
-    content hash and settings, with a progress bar while it runs."""
-    progress = _ProgressBar(f"Comparing {len(choices)} models on {_corpus.title}")
-    rows = compare_models(_corpus, list(choices), test_size, samples, random_state=seed, progress=progress)
-    progress.done()
-    return rows
+def _compare_answer(content_hash: str, settings_key: tuple, _corpus: Corpus, _settings: CompareSettings) -> dict:
+    from tnaas.app import lineup
+
+    settings = _settings
+    menu = lineup.comparison_menu()
+    progress = _ProgressBar(f"Comparing {len(settings.labels)} models on {_corpus.title}")
+    try:
+        return service.compare_answer(
+            _corpus,
+            [menu[label] for label in settings.labels],
+            test_size=settings.share / 100,
+            samples=settings.samples,
+            seed=settings.seed,
+            progress=progress,
+        )
+    finally:
+        progress.done()
+
+
+def comparison(corpus: Corpus, settings: CompareSettings) -> dict:
+    """The service's compare answer (`service.compare_answer`, what ``--json`` prints),
+    cached by content hash and settings, with a progress bar while it runs."""
+    key = (settings.labels, settings.share, settings.samples, settings.seed)
+    return _compare_answer(corpus.content_hash, key, corpus, settings)
+
+
+def comparison_rows(answer: dict) -> list[ComparisonRow]:
+    """The `ComparisonRow`s of a compare answer (what the tables and charts take)."""
+    return [ComparisonRow(**{k: math.nan if v is None else v for k, v in row.items()}) for row in answer["rows"]]
 
 
 # ------------------------------------------------------------------ quiz
-@st.cache_resource(show_spinner="Fitting one model per corpus…")
 def corpus_models(names: tuple[str, ...]) -> dict:
-    """`tnaas.tasks.quiz.fit_corpus_models(names)`: one classifier model per bundled corpus (shared)."""
-    return fit_corpus_models(names)
+    """One classifier model per bundled corpus (`service.corpus_classifiers`, shared cache)."""
+    return service.corpus_classifiers(names)
+
+
+def sounds_like(name: str) -> dict:
+    """p(corpus | name) over `SOUNDS_LIKE_CORPORA`, most likely first (`service.sounds_like_answer`)."""
+    return service.sounds_like_answer(name, SOUNDS_LIKE_CORPORA)["posterior"]
 
 
 @cached_result

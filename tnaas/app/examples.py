@@ -9,7 +9,9 @@ from tnaas.inference.patterns import parse_pattern
 
 PATTERN_EXAMPLES = {
     "characters": ("***base", "mo***", "***ly", "*u*a", "mo%", "*A*A", "S%"),
-    "words": ("% love %", "The * of %", "* * *", "Quae * * *"),
+    # The short ones last: a smoothed chain over thousands of words cannot answer `* * *`
+    # within the lattice budget, but can answer a pattern with one unknown word.
+    "words": ("% love %", "The * of %", "* * *", "Quae * * *", "My love is *", "Thou art *", "Quae *", "* est"),
     "notes": ("D5 * * D5", "G4 A4 B4 * *", "* * * G4", "D4 * * * * D4"),
 }
 

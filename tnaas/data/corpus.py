@@ -2,16 +2,28 @@
 
 A user's file is `.txt` (one item per line), `.csv`/`.tsv` (one column chosen), optionally
 gzip-compressed (`.gz`). Every problem with it is a `TnaasError` with one clear message.
+
+Decisions (README material; each is tested in tests/test_corpus.py and tests/test_reader.py):
+- Files are read by `tnaas.data.reader.read_file`: regular files only (a directory, device,
+  FIFO or socket is refused, through symlinks too), never more than `MAX_FILE_BYTES` + 1
+  bytes, whatever the file claims; `.gz` is decompressed to at most `MAX_FILE_BYTES` + 1.
+- The whole content is checked (`tnaas.data.text`): NUL anywhere -> "binary file"; any
+  other control character (tab, newline, carriage return excepted) -> refused with its line.
+- `.txt` lines end at \\n, \\r\\n or \\r. CSV/TSV parsing is strict (`tnaas.data.csvfile`):
+  ragged rows, unclosed quotes, text after a closing quote, huge fields and duplicated
+  column names are refused naming the line; blank lines are skipped.
+- `column` is only for `.csv`/`.tsv`: given for a text file or a bundled corpus, it is refused.
+- One item is one line: a line break inside an item (a quoted CSV field over several lines,
+  or \\r, \\v, \\f, \\x85, U+2028, U+2029 in items given to `corpus_from_items`) becomes a
+  space, on every path, since `corpus_from_items` is the common funnel.
+- `Corpus.content_hash` is injective in (token kind, exact items): see `corpus_hash`.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import json
-import unicodedata
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -19,13 +31,39 @@ from pathlib import Path
 
 import numpy as np
 
-from tnaas.data.tokens import NOTE_PATTERN, Encoded, check_kind, encode, infer_kind, normalise, tokenize
+from tnaas.data import csvfile, text
+from tnaas.data.reader import FileMissing, read_file
+from tnaas.data.tokens import NOTE_PATTERN, Encoded, check_kind, encode, infer_kind, normalise_all, tokenize
 from tnaas.errors import TnaasError
 
 CORPORA_DIR = resources.files("tnaas.data") / "corpora"  # package data: found wherever tnaas is installed
 MAX_FILE_BYTES = 25 * 1024 * 1024  # after decompression; the app's upload limit matches
+MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_LINE_CHARS = 2_000  # longer lines are almost surely not "one item per line"
 MIN_ITEMS = 5  # fewer items cannot teach a model anything worth sampling
+_HASH_VERSION = b"tnaas.corpus/2\0"  # changes whenever the encoding below changes
+
+
+def corpus_hash(token_kind: str, items) -> str:
+    """Hex SHA-256 of an unambiguous encoding of (token kind, items): the cache key.
+
+    Encoding: a version tag; the kind's UTF-8 length (8 bytes, little-endian) and bytes;
+    the number of items n (8 bytes); n item lengths in code points (n x 8 bytes); the
+    UTF-8 bytes of the items concatenated. Decoding it back is unique (the lengths split
+    the decoded concatenation), so different (kind, items) give different inputs: no two
+    corpora share a key short of a SHA-256 collision, whatever characters items hold.
+    """
+    kind = token_kind.encode("utf-8")
+    lengths = np.fromiter(map(len, items), dtype="<i8", count=len(items))
+    try:
+        content = "".join(items).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise TnaasError(f"an item holds an unpaired surrogate (U+{ord(error.object[error.start]):04X})") from None
+    digest = hashlib.sha256(_HASH_VERSION)
+    digest.update(len(kind).to_bytes(8, "little") + kind + len(items).to_bytes(8, "little"))
+    digest.update(lengths.tobytes())
+    digest.update(content)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -33,8 +71,9 @@ class Corpus:
     """A list of items (strings) with their token kind and provenance.
 
     Items are normalised (see `tnaas.data.tokens.normalise`) and non-empty. `encoded`,
-    `lengths` (int64 (items,), tokens per item) and `content_hash` (hex SHA-256 of kind and
-    items, the cache key of everything fitted on it) are computed once at construction.
+    `lengths` (int64 (items,), tokens per item) and `content_hash` (`corpus_hash` of kind and
+    items, the cache key of everything fitted on it; name, title and provenance do not
+    change what is fitted and are not in it) are computed once at construction.
     """
 
     name: str
@@ -52,12 +91,11 @@ class Corpus:
 
     def __post_init__(self):
         check_kind(self.token_kind)
+        content_hash = corpus_hash(self.token_kind, self.items)  # first: it refuses unencodable items
         encoded = encode(self.items, self.token_kind)
-        digest = hashlib.sha256(self.token_kind.encode())
-        digest.update("".join("\n" + item for item in self.items).encode("utf-8"))
         object.__setattr__(self, "encoded", encoded)
         object.__setattr__(self, "lengths", np.diff(encoded.offsets))
-        object.__setattr__(self, "content_hash", digest.hexdigest())
+        object.__setattr__(self, "content_hash", content_hash)
 
     @property
     def vocabulary(self) -> tuple[str, ...]:
@@ -71,27 +109,35 @@ def corpus_from_items(
     name: str = "custom",
     title: str | None = None,
     dedupe: bool = False,
+    line_numbers=None,
     **provenance,
 ) -> Corpus:
-    """Build a validated `Corpus` from raw strings.
+    """Build a validated `Corpus` from raw strings: the funnel every path goes through.
 
-    Blank lines and surrounding whitespace are dropped; duplicates are kept (they are
-    frequency information) unless `dedupe`. `token_kind` None means inferred.
+    Items are normalised (`tnaas.data.tokens.normalise`: stripped, and each run of line
+    breaks inside an item becomes one space, so an item is always one line). Blank items
+    are dropped; duplicates are kept (they are frequency information) unless `dedupe`.
+    `token_kind` None means inferred. `line_numbers` (one int per item, default 1, 2, ...)
+    is what error messages call the items' lines.
     """
     raw = [item if isinstance(item, str) else str(item) for item in items]
     kind = check_kind(token_kind) if token_kind else infer_kind(raw)
-    normalised = [normalise(item, kind) for item in raw]  # one pass in C-speed comprehensions
+    normalised = normalise_all(raw, kind)
+
+    def line_of(index: int) -> int:
+        return index + 1 if line_numbers is None else line_numbers[index]
+
     if normalised and max(map(len, normalised)) > MAX_LINE_CHARS:
-        line_number, item = next((i, x) for i, x in enumerate(normalised, start=1) if len(x) > MAX_LINE_CHARS)
+        index, item = next((i, x) for i, x in enumerate(normalised) if len(x) > MAX_LINE_CHARS)
         raise TnaasError(
-            f"line {line_number} has {len(item):,} characters; the limit is {MAX_LINE_CHARS:,} "
+            f"line {line_of(index)} has {len(item):,} characters; the limit is {MAX_LINE_CHARS:,} "
             "(is the file really one item per line?)"
         )
     if kind == "notes":
-        for line_number, item in enumerate(normalised, start=1):
+        for index, item in enumerate(normalised):
             bad = next((t for t in tokenize(item, kind) if not NOTE_PATTERN.match(t)), None)
             if bad is not None:
-                raise TnaasError(f"line {line_number}: {bad!r} is not a note like C4, F#5 or Bb3")
+                raise TnaasError(f"line {line_of(index)}: {bad!r} is not a note like C4, F#5 or Bb3")
     cleaned = [item for item in normalised if item]
     if dedupe:
         cleaned = list(dict.fromkeys(cleaned))
@@ -102,9 +148,15 @@ def corpus_from_items(
     return Corpus(name=name, title=title or name, token_kind=kind, items=tuple(cleaned), **provenance)
 
 
+def _read_package_file(name: str, limit: int) -> str:
+    """A file of the bundled corpora, through the same bounded reader and checks as users' files."""
+    with resources.as_file(CORPORA_DIR / name) as path:
+        return text.decode(read_file(path, limit, label=name), name, limit)
+
+
 @lru_cache(maxsize=1)
 def _manifest_entries() -> tuple[dict, ...]:
-    data = json.loads((CORPORA_DIR / "manifest.json").read_text(encoding="utf-8"))
+    data = json.loads(_read_package_file("manifest.json", MAX_MANIFEST_BYTES))
     return tuple(data["corpora"])
 
 
@@ -124,7 +176,7 @@ def load_bundled(name: str) -> Corpus:
     entry = next((e for e in _manifest_entries() if e["name"] == name), None)
     if entry is None:
         raise TnaasError(f"unknown corpus {name!r}: bundled corpora are {', '.join(bundled_names())}")
-    lines = (CORPORA_DIR / entry["file"]).read_text(encoding="utf-8").splitlines()
+    lines = text.split_lines(_read_package_file(entry["file"], MAX_FILE_BYTES))
     return corpus_from_items(
         lines,
         entry["tokens"],
@@ -138,57 +190,41 @@ def load_bundled(name: str) -> Corpus:
     )
 
 
+def _no_column(column: str | None, what: str) -> None:
+    if column is not None:
+        raise TnaasError(f"column {column!r} given, but {what}; a column is only for .csv and .tsv files")
+
+
 def load_corpus(spec: str, token_kind: str | None = None, column: str | None = None, dedupe: bool = False) -> Corpus:
-    """A bundled corpus by name, or a user's file by path (see `read_upload`)."""
+    """A bundled corpus by name, or a user's file by path (read by `read_file`, see `read_upload`).
+
+    Raises `TnaasError` for a path that is neither a bundled name nor a regular file, for a
+    file over `MAX_FILE_BYTES`, or for anything `read_upload` refuses.
+    """
     if spec in bundled_names():
+        _no_column(column, f"{spec!r} is a bundled corpus")
         corpus = load_bundled(spec)
         if token_kind and token_kind != corpus.token_kind:
             return corpus_from_items(corpus.items, token_kind, name=corpus.name, title=corpus.title, dedupe=dedupe)
         if dedupe:
             return corpus_from_items(corpus.items, corpus.token_kind, name=corpus.name, title=corpus.title, dedupe=True)
         return corpus
-    path = Path(spec)
-    if not path.exists():
+    try:
+        data = read_file(spec, MAX_FILE_BYTES)
+    except FileMissing:
         raise TnaasError(
             f"unknown corpus {spec!r}: not a bundled corpus ({', '.join(bundled_names())}) and no such file"
-        )
-    if path.is_dir():
-        raise TnaasError(f"{spec!r} is a directory; give a .txt or .csv file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise TnaasError(
-            f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB"
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise TnaasError(f"cannot read {spec!r}: {error.strerror}") from None
-    return read_upload(data, path.name, token_kind=token_kind, column=column, dedupe=dedupe)
+        ) from None
+    return read_upload(data, os.path.basename(spec) or spec, token_kind=token_kind, column=column, dedupe=dedupe)
 
 
 def decode_text(data: bytes, filename: str = "file") -> str:
-    """Decompress (`.gz`) and decode UTF-8 bytes, refusing binary content and other encodings."""
-    if filename.lower().endswith(".gz"):
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-                data = stream.read(MAX_FILE_BYTES + 1)
-        except (OSError, EOFError):
-            raise TnaasError(f"{filename} is not a valid gzip file") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise TnaasError(f"{filename} is larger than the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
-    if not data.strip():
-        raise TnaasError(f"{filename} is empty")
-    if b"\x00" in data[:65536]:
-        raise TnaasError(f"{filename} looks like a binary file, not text with one item per line")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise TnaasError(
-            f"{filename} is not UTF-8 (byte 0x{data[error.start]:02x} at position {error.start}); re-save it as UTF-8"
-        ) from None
-    controls = sum(1 for ch in text[:65536] if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r")
-    if controls:
-        raise TnaasError(f"{filename} contains {controls} control character(s): is it a binary file?")
-    return text
+    """Decompress (`.gz`, bounded) and decode UTF-8 bytes, checking the whole content.
+
+    Refuses more than `MAX_FILE_BYTES` (before or after decompression), an empty file, NUL
+    bytes (binary), other encodings and control characters (see `tnaas.data.text`).
+    """
+    return text.decode(data, filename, MAX_FILE_BYTES)
 
 
 def _delimiter(filename: str) -> str | None:
@@ -205,8 +241,7 @@ def csv_columns(data: bytes, filename: str) -> list[str]:
     delimiter = _delimiter(filename)
     if delimiter is None:
         return []
-    rows = csv.reader(io.StringIO(decode_text(data, filename)), delimiter=delimiter)
-    return [name.strip() for name in next(rows, [])]
+    return csvfile.header(decode_text(data, filename), filename, delimiter)
 
 
 def read_upload(
@@ -218,24 +253,18 @@ def read_upload(
 ) -> Corpus:
     """A user's corpus from file bytes: `.txt` one item per line, or a `.csv`/`.tsv` column.
 
-    `column` picks the CSV column by header name (optional when there is only one).
-    Raises `TnaasError` for binary or non-UTF-8 content, an empty file, too few items,
-    too large a file or too long lines.
+    `column` picks the CSV column by header name (optional when there is only one; refused
+    for a text file). Raises `TnaasError` for binary or non-UTF-8 content, control
+    characters, an empty file, malformed CSV (see `tnaas.data.csvfile`), too few items, too
+    large a file or too long lines.
     """
-    text = decode_text(data, filename)
-    stem = Path(filename).name.split(".")[0] or "upload"
     delimiter = _delimiter(filename)
     if delimiter is None:
-        lines = text.splitlines()
+        _no_column(column, f"{filename} is a text file (one item per line)")
+    content = decode_text(data, filename)
+    stem = Path(filename).name.split(".")[0] or "upload"
+    if delimiter is None:
+        lines, numbers = text.split_lines(content), None
     else:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-        header = [name.strip() for name in rows[0]]
-        if column is None:
-            if len(header) != 1:
-                raise TnaasError(f"{filename} has {len(header)} columns ({', '.join(header)}): choose one")
-            column = header[0]
-        if column not in header:
-            raise TnaasError(f"{filename} has no column {column!r}; its columns are {', '.join(header)}")
-        at = header.index(column)
-        lines = [row[at] if at < len(row) else "" for row in rows[1:]]
-    return corpus_from_items(lines, token_kind, name=stem, title=filename, dedupe=dedupe)
+        lines, numbers = csvfile.column(content, filename, delimiter, column)
+    return corpus_from_items(lines, token_kind, name=stem, title=filename, dedupe=dedupe, line_numbers=numbers)

@@ -63,6 +63,7 @@ class Completion:
             "method": self.method,
             "truncated_mass": self.truncated_mass,
             "max_length": self.max_length,
+            "top_complete": self.top_complete,
             "message": self.message,
         }
 

@@ -55,8 +55,17 @@ def items_corpus(items, token_kind: str | None = None, name: str = "custom") -> 
     return read_upload("\n".join(items).encode("utf-8"), f"{name}.txt", token_kind=token_kind)
 
 
-def fitted(corpus: Corpus, request: ModelRequest, fit_on_request: bool = True, cache: ModelCache = MODELS_CACHE):
+def fitted(
+    corpus: Corpus,
+    request: ModelRequest,
+    fit_on_request: bool = True,
+    cache: ModelCache = MODELS_CACHE,
+    progress=None,
+):
     """(fitted model, fit milliseconds or None when it was cached) for `request` on `corpus`.
+
+    `progress(fraction, message)`, if given, is handed to the model's `fit` (only called
+    when the model is actually fitted, not on a cache hit).
 
     The cache key is the corpus's content hash, the model name and its resolved
     parameters. A model saved for that key in the `TNAAS_ARTIFACTS` directory (see
@@ -78,7 +87,7 @@ def fitted(corpus: Corpus, request: ModelRequest, fit_on_request: bool = True, c
                 f"the {spec.name} model takes minutes to fit, so it is not fitted on request: "
                 "serve it from a prebuilt artifact or fit it with the CLI"
             )
-        return request.build().fit(corpus)
+        return request.build().fit(corpus, progress=progress)
 
     return cache.get_or_fit(key, fit, upload=corpus.name not in bundled_names())
 
@@ -136,9 +145,19 @@ def generate_answer(
     length=None,
     include_existing: bool = False,
     model=None,
+    **hunt,
 ) -> dict:
     """`n` distinct new items (all items if `include_existing`); `items` may hold fewer than
-    asked, with `shortfall` saying why (nothing found is lost)."""
+    asked, with `shortfall` saying why (nothing found is lost).
+
+    Name-hunt options (`constraints`, `free_on`, `like`, `sort`; see
+    `tnaas.service.names.hunt_answer`) switch to exact constrained draws when any is set.
+    """
+    if any(value not in (None, "", (), []) for value in hunt.values()):
+        from tnaas.service.names import hunt_answer
+
+        options = {"n": n, "seed": seed, "temperature": temperature, "length": length}
+        return hunt_answer(corpus, request, include_existing=include_existing, model=model, **options, **hunt)
     n, seed = check_int(n, "n", 0, MAX_ITEMS), parse_seed(seed)
     temperature, length = check_temperature(temperature), LengthChoice.parse(length)
     model = model or fitted(corpus, request)[0]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from tnaas.errors import TnaasError
 from tnaas.inference.completion import END_KEY
 from tnaas.models.base import AutomatonModel, Heatmap
+from tnaas.models.markov.budget import check_fit_budget
 from tnaas.models.markov.chain import ChainAutomaton
 from tnaas.models.markov.kneser_ney import KneserNeyAutomaton
-from tnaas.models.markov.ngram import BEGIN, END, HistoryTrie, NgramCounts, count_ngrams
+from tnaas.models.markov.markovify_json import chain_json, parse_chain
+from tnaas.models.markov.ngram import MAX_STATE_SIZE, MIN_STATE_SIZE, HistoryTrie, NgramCounts, count_ngrams
 
-MIN_STATE_SIZE, MAX_STATE_SIZE = 1, 6
 SMOOTHINGS = {"none": ChainAutomaton, "kneser-ney": KneserNeyAutomaton}
 
 
@@ -54,8 +53,10 @@ class MarkovModel(AutomatonModel):
         Counting is fast, so `progress` is accepted (shared interface) but not called.
         """
         self._check_params()
+        counts = count_ngrams(corpus.encoded, int(self.state_size))
+        check_fit_budget(counts, self.smoothing)  # before the trie and tables are allocated
         self._remember_corpus(corpus)
-        self._compile(count_ngrams(corpus.encoded, int(self.state_size)))
+        self._compile(counts)
         return self
 
     def _compile(self, counts: NgramCounts) -> None:
@@ -93,54 +94,29 @@ class MarkovModel(AutomatonModel):
 
     # ------------------------------------------------------------ markovify JSON
     def to_markovify_json(self) -> str:
-        """The chain as markovify's `Chain.to_json()` text (load with `Chain.from_json`)."""
+        """The chain as markovify's `Chain.to_json()` text (load with `Chain.from_json`).
+
+        Refused (`TnaasError`) when a token is markovify's `___BEGIN__` or `___END__`
+        marker, which markovify would read as the start or end of an item.
+        """
         self._check_fitted()
-        counts = self.counts_
-        names = list(counts.vocabulary) + [END, BEGIN]
-        model: dict[tuple, dict] = {}
-        for context, nxt, count in zip(counts.contexts.tolist(), counts.next_ids.tolist(), counts.counts.tolist()):
-            model.setdefault(tuple(names[t] for t in context), {})[names[nxt]] = count
-        return json.dumps([[list(state), follow] for state, follow in model.items()])
+        return chain_json(self.counts_)
 
     @classmethod
     def from_markovify_json(cls, text: str, token_kind: str | None = None, smoothing: str = "none") -> MarkovModel:
         """A fitted model from markovify's `Chain.to_json()` or `Text.to_json()` output.
 
-        `token_kind` defaults to characters when every token is one character, else
-        words. The model has no training items, so the novelty filter has nothing to
-        compare with and the `corpus` length distribution is unavailable.
+        The whole file is validated first (limits and rules: `markovify_json`); any
+        problem is one `TnaasError`. `token_kind` defaults to characters when every token
+        is one character, else words. The model has no training items, so the novelty
+        filter has nothing to compare with and the `corpus` length distribution is
+        unavailable.
         """
-        from tnaas.data.tokens import check_kind
-
-        try:
-            data = json.loads(text)
-            if isinstance(data, dict) and "chain" in data:  # markovify.Text
-                data = json.loads(data["chain"]) if isinstance(data["chain"], str) else data["chain"]
-            rows = _markovify_rows(data)
-        except (ValueError, TypeError, KeyError, IndexError) as error:
-            raise TnaasError(f"not a markovify model: {error}") from None
-        if not rows:
-            raise TnaasError("the markovify model is empty")
-        state_size = len(rows[0][0])
-        if not MIN_STATE_SIZE <= state_size <= MAX_STATE_SIZE:
-            raise TnaasError(f"not a usable markovify model: state size {state_size} (tnaas supports 1 to 6)")
-        tokens = sorted({t for state, nxt, _ in rows for t in (*state, nxt)} - {BEGIN, END})
-        kind = check_kind(token_kind) if token_kind else ("characters" if all(len(t) == 1 for t in tokens) else "words")
-        index = {t: i for i, t in enumerate(tokens)}
-        index[END], index[BEGIN] = len(tokens), len(tokens) + 1
-        if any(len(state) != state_size for state, _, _ in rows):
-            raise TnaasError("not a markovify model: states of different sizes")
-        counts = NgramCounts(
-            tuple(tokens),
-            state_size,
-            np.array([[index[t] for t in state] for state, _, _ in rows], dtype=np.int32).reshape(-1, state_size),
-            np.array([index[nxt] for _, nxt, _ in rows], dtype=np.int32),
-            np.array([count for _, _, count in rows], dtype=np.int64),
-        )
-        model = cls(state_size=state_size, smoothing=smoothing)
+        kind, counts = parse_chain(text, token_kind)
+        model = cls(state_size=counts.state_size, smoothing=smoothing)
         model._check_params()
         model.token_kind_ = kind
-        model.vocabulary_ = tuple(tokens)
+        model.vocabulary_ = counts.vocabulary
         model.training_items_ = frozenset()
         model.training_lengths_ = np.zeros(0, dtype=np.int64)
         model.max_length_ = 60 if kind == "characters" else 120
@@ -173,22 +149,3 @@ def _history_tokens(trie: HistoryTrie, node: int) -> list[int]:
         tokens.append(int(trie.first[node]))
         node = int(trie.parent[node])
     return tokens
-
-
-def _markovify_rows(data) -> list[tuple[tuple[str, ...], str, int]]:
-    """(state, next, count) rows from markovify's list-of-pairs or dict JSON, plain or
-    compiled ([tokens, cumulative counts])."""
-    pairs = data.items() if isinstance(data, dict) else data
-    rows = []
-    for state, follow in pairs:
-        state = tuple(state) if not isinstance(state, str) else tuple(json.loads(state))
-        if isinstance(follow, dict):
-            items = follow.items()
-        else:  # compiled: [choices, cumulative weights]
-            choices, cumulative = follow
-            items = zip(choices, np.diff([0, *cumulative]).tolist())
-        for nxt, count in items:
-            if isinstance(count, bool) or not float(count).is_integer() or count <= 0:
-                raise ValueError(f"counts must be positive whole numbers, not {count!r}")
-            rows.append((state, str(nxt), int(count)))
-    return rows

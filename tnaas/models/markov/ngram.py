@@ -16,6 +16,7 @@ from tnaas.data.tokens import Encoded
 # markovify's own markers, so that its JSON files load and ours load in markovify.
 BEGIN = "___BEGIN__"
 END = "___END__"
+MIN_STATE_SIZE, MAX_STATE_SIZE = 1, 6  # the chain orders supported (k tokens of history)
 
 # Tokens per counting chunk: bounds the transient memory of `count_ngrams` on huge corpora
 # (about 40 bytes per token of a chunk) at no measurable cost in time.
