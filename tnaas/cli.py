@@ -160,6 +160,21 @@ def _build_parser() -> _Parser:
     like = commands.add_parser("sounds-like", help="which bundled corpus a name sounds like (Bayes over corpus models)")
     like.add_argument("name", help="the name to classify")
     like.add_argument("--json", action="store_true", help="one JSON object")
+    arts = commands.add_parser("build-artifacts", help="fit the default line-up and save each model as an artifact")
+    arts.add_argument("outdir", metavar="OUTDIR", help="the directory to write the .json/.npz pairs into")
+    arts.add_argument("--corpora", nargs="+", metavar="NAME", help="bundled corpora (default: all)")
+    arts.add_argument(
+        "--models",
+        nargs="+",
+        metavar="NAME",
+        help="markov, hmm, lstm (default: all; the LSTM where torch is installed)",
+    )
+
+    lam = commands.add_parser("build-lambda", help="build the AWS Lambda deployment zip (see deploy/README.md)")
+    lam.add_argument("outdir", metavar="OUTDIR", help="where tnaas-lambda.zip goes (wheels are cached in ~/.cache)")
+    lam.add_argument(
+        "--artifacts", metavar="DIR", help="artifacts to ship (default: the Markov line-up of every corpus, built now)"
+    )
     return parser
 
 
@@ -378,6 +393,21 @@ def _cmd_sounds_like(args, out) -> int:
     return 0
 
 
+def _cmd_build_artifacts(args, out) -> int:
+    from tnaas.artifacts.build import build_artifacts
+
+    written = build_artifacts(args.outdir, args.corpora, args.models, report=lambda line: out.write(line + "\n"))
+    out.write(f"{len(written)} artifacts in {args.outdir}\n")
+    return 0
+
+
+def _cmd_build_lambda(args, out) -> int:
+    from tnaas.deploy.lambda_zip import build_lambda
+
+    build_lambda(args.outdir, args.artifacts, report=lambda line: out.write(line + "\n"))
+    return 0
+
+
 COMMANDS = {
     "corpora": _cmd_corpora,
     "corpus": _cmd_corpus,
@@ -388,6 +418,8 @@ COMMANDS = {
     "evaluate": _cmd_evaluate,
     "compare": _cmd_compare,
     "sounds-like": _cmd_sounds_like,
+    "build-artifacts": _cmd_build_artifacts,
+    "build-lambda": _cmd_build_lambda,
 }
 
 

@@ -68,11 +68,18 @@ def fitted(
     when the model is actually fitted, not on a cache hit).
 
     The cache key is the corpus's content hash, the model name and its resolved
-    parameters. With `fit_on_request` False (the API), a model whose registry entry says it
+    parameters. A model saved for that key in the `TNAAS_ARTIFACTS` directory (see
+    `tnaas.artifacts.store`) is loaded instead of fitted (fit milliseconds None). With `fit_on_request` False (the API), a model whose registry entry says it
     is too slow to fit while a request waits is refused unless already fitted.
     """
     key = (corpus.content_hash, request.name, request.params)
     spec = request.spec
+    if key not in cache:  # a prebuilt artifact (TNAAS_ARTIFACTS) serves without fitting
+        from tnaas.artifacts.store import load_for
+
+        prebuilt = load_for(key)
+        if prebuilt is not None:
+            cache.put(key, prebuilt, upload=False)
 
     def fit():
         if not (fit_on_request or spec.fit_on_request):

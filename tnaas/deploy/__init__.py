@@ -1,0 +1,2 @@
+"""Deployment bundles: the AWS Lambda zip (`lambda_zip`). Build-time only: nothing here is
+imported while serving."""
