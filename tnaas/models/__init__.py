@@ -193,8 +193,6 @@ MODELS: dict[str, ModelSpec] = {
                 TRAIN_SEED,
             ),
             seeded=True,
-            requires=("hmmlearn",),
-            install="pip install hmmlearn",
         ),
         ModelSpec(
             "lstm",
