@@ -18,7 +18,9 @@ from fastapi.responses import JSONResponse
 from tnaas import service
 from tnaas.api import schemas
 from tnaas.api.errors import BodyTooLarge, OverBudget
+from tnaas.data.corpus import bundled_names
 from tnaas.errors import TnaasError
+from tnaas.models import MODELS
 from tnaas.service import ModelRequest
 
 router = APIRouter()
@@ -40,13 +42,22 @@ def _query_docs(keys: list[str], hyperparameters: bool = True) -> dict:
             "schema": schemas.STRING,
             "description": schemas.LIMITS[key],
         }
+        | ({"example": schemas.EXAMPLES[key]} if key in schemas.EXAMPLES else {})
         for key in keys
     ]
     return {"parameters": parameters + (schemas.hyperparameter_parameters() if hyperparameters else [])}
 
 
-ModelName = Annotated[str, Path(description="a registered model: markov, hmm or lstm (see /api/models)")]
-CorpusName = Annotated[str, Path(description="a bundled corpus (see /api/corpora)")]
+# Declared as text with the valid names listed (not as a Literal), so that an unknown name is
+# the service's 404 with `choices`, not FastAPI's own validation error.
+ModelName = Annotated[
+    str,
+    Path(description="a registered model (see /api/models)", json_schema_extra={"enum": list(MODELS)}),
+]
+CorpusName = Annotated[
+    str,
+    Path(description="a bundled corpus (see /api/corpora)", json_schema_extra={"enum": bundled_names()}),
+]
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -235,7 +246,7 @@ async def score(request: Request, model: ModelName, corpus: CorpusName):
 @router.post(
     "/api/{model}/generate",
     responses=schemas.responses(schemas.GENERATE, 404, 413, 422, 503, fit_header=True),
-    openapi_extra=schemas.body_schema(GENERATE_KEYS),
+    openapi_extra=schemas.body_schema(GENERATE_KEYS, {"n": 3, "seed": 1}),
     tags=["your corpus"],
 )
 async def generate_yours(request: Request, model: ModelName):
@@ -246,7 +257,7 @@ async def generate_yours(request: Request, model: ModelName):
 @router.post(
     "/api/{model}/complete",
     responses=schemas.responses(schemas.COMPLETE, 404, 413, 422, 503, fit_header=True),
-    openapi_extra=schemas.body_schema(COMPLETE_KEYS),
+    openapi_extra=schemas.body_schema(COMPLETE_KEYS, {"q": "*eta", "top": 5}),
     tags=["your corpus"],
 )
 async def complete_yours(request: Request, model: ModelName):

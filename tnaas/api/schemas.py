@@ -186,10 +186,14 @@ LIMITS = {
     "items": "the corpus: a list of strings (same validation and limits as an upload)",
 }
 
+# What /docs fills in (and the fuzz test's explicit examples start from).
+EXAMPLES = {"n": "5", "seed": "1", "q": "***base", "top": "5", "item": "numpy", "name": "pikachu"}
+BODY_EXAMPLE = {"items": ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"], "state_size": 2}
+
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
 
 
-def body_schema(route_keys: list[str]) -> dict:
+def body_schema(route_keys: list[str], example: dict) -> dict:
     """The JSON body of a POST: `items`, optional `token_kind`, the route's and the model's parameters."""
     properties = {
         "items": {"type": "array", "items": STRING, "description": LIMITS["items"]},
@@ -202,7 +206,10 @@ def body_schema(route_keys: list[str]) -> dict:
             "required": True,
             "description": "At most TNAAS_MAX_BODY_BYTES bytes (default 1,000,000).",
             "content": {
-                "application/json": {"schema": {"type": "object", "required": ["items"], "properties": properties}}
+                "application/json": {
+                    "schema": {"type": "object", "required": ["items"], "properties": properties},
+                    "example": BODY_EXAMPLE | example,
+                }
             },
         }
     }
