@@ -1,4 +1,4 @@
-"""The command line: `tnaas corpora | corpus | generate | complete | score | evaluate | compare | sounds-like`.
+"""The command line: `tnaas corpora | corpus | generate | complete | score | evaluate | compare | sounds-like | serve`.
 
 Every command parses its flags as text and hands them to the service layer
 (`tnaas.service`), which validates them once; `--json` prints the service's answer as it
@@ -175,6 +175,11 @@ def _build_parser() -> _Parser:
     lam.add_argument(
         "--artifacts", metavar="DIR", help="artifacts to ship (default: the Markov line-up of every corpus, built now)"
     )
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (uvicorn; OpenAPI at /openapi.json, docs at /docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", default="8000", help="TCP port")
+    serve.add_argument("--workers", default="1", help="worker processes (each holds its own model cache)")
     return parser
 
 
@@ -408,6 +413,24 @@ def _cmd_build_lambda(args, out) -> int:
     return 0
 
 
+MAX_WORKERS = 64
+
+
+def _cmd_serve(args, out) -> int:
+    from tnaas.validation import check_int
+
+    port = check_int(args.port, "--port", 1, 65_535)
+    workers = check_int(args.workers, "--workers", 1, MAX_WORKERS)
+    try:  # lazily: `import tnaas` (and every other command) never imports the web stack
+        import uvicorn
+
+        import tnaas.api  # noqa: F401 - fail here, with one line, if fastapi is missing
+    except ImportError as error:
+        raise TnaasError(f"serve needs the API extras ({error.name} is missing): pip install fastapi uvicorn") from None
+    uvicorn.run("tnaas.api:app", host=args.host, port=port, workers=workers)
+    return 0
+
+
 COMMANDS = {
     "corpora": _cmd_corpora,
     "corpus": _cmd_corpus,
@@ -420,6 +443,7 @@ COMMANDS = {
     "sounds-like": _cmd_sounds_like,
     "build-artifacts": _cmd_build_artifacts,
     "build-lambda": _cmd_build_lambda,
+    "serve": _cmd_serve,
 }
 
 

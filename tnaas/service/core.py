@@ -22,6 +22,7 @@ from tnaas.service.requests import (
     MAX_TOP,
     LengthChoice,
     ModelRequest,
+    parse_flag,
     parse_name,
     parse_pattern_text,
     parse_seed,
@@ -135,6 +136,15 @@ def with_remedy(completion, request: ModelRequest):
     )
 
 
+def _model_for(corpus: Corpus, request: ModelRequest, model, fit):
+    """`model` if given, else `fit(corpus, request)` (a front end's own fitting, e.g. the API's
+    timed one that refuses slow fits), else the shared cache's model. Called after every raw
+    value is parsed, so a bad value is refused before any fitting starts."""
+    if model is not None:
+        return model
+    return fit(corpus, request) if fit is not None else fitted(corpus, request)[0]
+
+
 # ------------------------------------------------------------------ answers
 def generate_answer(
     corpus: Corpus,
@@ -145,6 +155,7 @@ def generate_answer(
     length=None,
     include_existing: bool = False,
     model=None,
+    fit=None,
     **hunt,
 ) -> dict:
     """`n` distinct new items (all items if `include_existing`); `items` may hold fewer than
@@ -157,10 +168,11 @@ def generate_answer(
         from tnaas.service.names import hunt_answer
 
         options = {"n": n, "seed": seed, "temperature": temperature, "length": length}
-        return hunt_answer(corpus, request, include_existing=include_existing, model=model, **options, **hunt)
+        return hunt_answer(corpus, request, include_existing=include_existing, model=model, fit=fit, **options, **hunt)
     n, seed = check_int(n, "n", 0, MAX_ITEMS), parse_seed(seed)
     temperature, length = check_temperature(temperature), LengthChoice.parse(length)
-    model = model or fitted(corpus, request)[0]
+    include_existing = parse_flag(include_existing, "include_existing")
+    model = _model_for(corpus, request, model, fit)
     shortfall = ""
     try:
         items = generate(
@@ -169,7 +181,7 @@ def generate_answer(
             random_state=seed,
             temperature=temperature,
             length=length.distribution(model),
-            include_existing=bool(include_existing),
+            include_existing=include_existing,
         )
     except NotEnoughNovelItems as error:
         items, shortfall = error.items, str(error)
@@ -177,7 +189,7 @@ def generate_answer(
         "n": n,
         "temperature": temperature,
         "length": str(length),
-        "include_existing": bool(include_existing),
+        "include_existing": include_existing,
         "items": items,
         "shortfall": shortfall,
     }
@@ -193,12 +205,13 @@ def complete_answer(
     length=None,
     temperature=1.0,
     model=None,
+    fit=None,
 ) -> dict:
     """The exact (or labelled approximate) answer to a masked pattern, with the header."""
     pattern = parse_pattern_text(pattern)
     top, samples = check_int(top, "top", 0, MAX_TOP), check_int(samples, "samples", 0, MAX_COMPLETION_SAMPLES)
     seed, temperature, length = parse_seed(seed), check_temperature(temperature), LengthChoice.parse(length)
-    model = model or fitted(corpus, request)[0]
+    model = _model_for(corpus, request, model, fit)
     result = model.complete(
         pattern,
         top=top,
@@ -211,10 +224,10 @@ def complete_answer(
     return header(corpus, request, seed) | {"length": str(length), "temperature": temperature} | result.to_dict()
 
 
-def score_answer(corpus: Corpus, request: ModelRequest, item, model=None) -> dict:
+def score_answer(corpus: Corpus, request: ModelRequest, item, model=None, fit=None) -> dict:
     """log p(item) (nats, END included) and the NLL per token of one item."""
     item = parse_name(item, "the item")
-    model = model or fitted(corpus, request)[0]
+    model = _model_for(corpus, request, model, fit)
     result = evaluate(model, [item])
     log_prob = float(model.log_prob(item))
     return header(corpus, request, None) | {

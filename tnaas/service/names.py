@@ -9,8 +9,8 @@ from __future__ import annotations
 from tnaas.data.corpus import Corpus
 from tnaas.errors import TnaasError
 from tnaas.inference.constraints import Constraints, sample_constrained
-from tnaas.service.core import fitted, header
-from tnaas.service.requests import MAX_ITEMS, LengthChoice, ModelRequest, parse_name, parse_seed
+from tnaas.service.core import _model_for, fitted, header
+from tnaas.service.requests import MAX_ITEMS, LengthChoice, ModelRequest, parse_flag, parse_name, parse_seed
 from tnaas.tasks.generate import MAX_DRAWS_PER_ITEM, MIN_DRAWS
 from tnaas.validation import check_float, check_int, check_temperature
 
@@ -75,6 +75,7 @@ def hunt_answer(
     like=(),
     sort="random",
     model=None,
+    fit=None,
 ) -> dict:
     """Distinct names drawn exactly from p(item | constraints), filtered for novelty and
     availability, then ranked.
@@ -110,7 +111,8 @@ def hunt_answer(
             constraints.excluded_tokens,
             length,
         )
-    model = model or fitted(corpus, request)[0]
+    include_existing = parse_flag(include_existing, "include_existing")
+    model = _model_for(corpus, request, model, fit)
     draws = min(MAX_CONSTRAINED_DRAWS, max(MIN_DRAWS, MAX_DRAWS_PER_ITEM * n))
     drawn = sample_constrained(model, constraints, n=draws, random_state=seed, temperature=temperature, top=0)
     existing = frozenset() if include_existing else model.training_items_
@@ -140,7 +142,7 @@ def hunt_answer(
         "free_on": list(free_on),
         "like": like,
         "sort": sort,
-        "include_existing": bool(include_existing),
+        "include_existing": include_existing,
         "items": [row["item"] for row in ranked],
         "ranked": ranked,
         "shortfall": shortfall,
@@ -186,6 +188,7 @@ def blend_answer(
     weight = check_float(weight, "the blend weight", 0.0, 1.0)
     state_size = check_int(state_size, "state size", 1, 6)
     n, seed = check_int(n, "n", 0, 1_000), parse_seed(seed)
+    include_existing = parse_flag(include_existing, "include_existing")
     if mode not in BLEND_MODES:
         raise TnaasError(f"unknown blend {str(mode)[:20]!r}: choose {' or '.join(BLEND_MODES)}")
     existing = frozenset() if include_existing else frozenset(corpus_a.items) | frozenset(corpus_b.items)

@@ -35,6 +35,18 @@ def parse_seed(value) -> int:
     return check_int(value, "seed", 0, MAX_SEED)
 
 
+_FLAG_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def parse_flag(value, name: str) -> bool:
+    """A yes/no option: a bool, or text from a URL ("true"/"false", "1"/"0", "yes"/"no", "on"/"off")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _FLAG_WORDS:
+        return _FLAG_WORDS[value.strip().lower()]
+    raise TnaasError(f"{name} must be true or false, not {_shown(value)}")
+
+
 def parse_pattern_text(text) -> str:
     """A masked pattern as typed (at most `MAX_PATTERN_CHARS` characters)."""
     return check_text(text, "the pattern", MAX_PATTERN_CHARS)
