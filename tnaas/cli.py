@@ -260,7 +260,8 @@ def _cmd_generate(args, out) -> int:
         )
     if answer["shortfall"]:
         sys.stderr.write(f"tnaas: {answer['shortfall']}\n")
-    if "constraints" in answer and not args.json:  # stdout stays one item per line
+    constrained = any(v not in ("", [], 0, None) for v in answer.get("constraints", {}).values())
+    if constrained and not args.json:  # stdout stays one item per line
         sys.stderr.write(f"tnaas: p(constraints) = {answer['probability']:.6g} [exact]\n")
     if args.json:
         _write_json(answer, out)
