@@ -59,10 +59,11 @@ def test_free_on_keeps_only_names_free_in_those_indexes(capsys):
 def test_sort_by_similarity_puts_the_closest_first(capsys):
     argv = ["generate", "--corpus", "tech", "-n", "20", "--seed", "0", "--like", "lodash", "--sort", "similarity"]
     answer = json.loads(run([*argv, "--json"], capsys)[1])
-    similarities = [row["similarity"] for row in answer["ranked"]]
-    assert similarities == sorted(similarities, reverse=True) and answer["items"] == [
-        r["item"] for r in answer["ranked"]
-    ]
+    from tnaas.tasks.similarity import distance
+
+    keys = [(row["distance"], -row["similarity"]) for row in answer["ranked"]]
+    assert keys == sorted(keys) and answer["items"] == [r["item"] for r in answer["ranked"]]
+    assert all(row["distance"] == distance(row["item"], "lodash") for row in answer["ranked"])
 
 
 @pytest.mark.parametrize(
