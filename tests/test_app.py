@@ -90,8 +90,8 @@ def test_home_three_steps_and_go_gives_ten_new_distinct_items():
     assert at.title[0].value.endswith("Tech Names as a Service")
     assert at.sidebar.selectbox(key="_corpus").options == [load_bundled(n).title for n in bundled_names()]
     assert at.sidebar.selectbox(key="_model").value == "markov"
-    assert len(at.page_link) >= 2 * 7 - 1  # sidebar links to every page, home links to the others
-    assert [link.proto.label for link in at.sidebar.get("page_link")][-2:] == ["Compare", "Quiz"]
+    assert len(at.page_link) >= 2 * 8 - 1  # sidebar links to every page, home links to the others
+    assert [link.proto.label for link in at.sidebar.get("page_link")][-3:] == ["Compare", "Quiz", "Blend"]
     at.button[0].click().run()
     assert_clean(at)
     lists = [bullet_items(m.value) for m in at.markdown if bullet_items(m.value)]
