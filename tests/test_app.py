@@ -131,7 +131,7 @@ def test_generate_table_scores_items_with_the_models_log_probability():
     at.number_input(key="gen/seed").set_value(42).run()
     assert_clean(at)
     table = at.data_editor[0].value
-    assert list(table.columns) == ["keep", "item", "log_prob", "status"]
+    assert list(table.columns) == ["keep", "item", "log_prob", "status", "free on"]
     assert len(table) == table["item"].nunique() == 7
     model = fitted("pokemon", state_size=3)
     assert table["log_prob"].tolist() == pytest.approx(model.log_prob_many(table["item"].tolist()).tolist())
@@ -219,6 +219,7 @@ def test_notes_corpus_plays_generated_tunes_and_draws_a_piano_roll():
     items = at.data_editor[0].value["item"].tolist()
     tune = at.selectbox(key="gen/tune")
     assert len(tune.options) == 3 and tune.value == items[0]
+    assert set(at.data_editor[0].value["free on"]) <= {"PyPI invalid · npm invalid", "PyPI free* · npm free*"}
     assert chart_data(at, "Piano roll")["note"].tolist() == items[0].split()
 
 

@@ -429,10 +429,20 @@ def generated(selection: Selection, model, settings: GenerateSettings) -> dict:
 
 @cached_result
 def availability(items: tuple[str, ...]) -> list[dict]:
-    """`tnaas.tasks.availability.check` of each item (offline snapshots; cached)."""
-    from tnaas.tasks.availability import check
+    """`tnaas.tasks.availability.check` of each item (offline snapshots; cached).
 
-    return [check(item) for item in items]
+    An item no registry could accept as a name (a tune longer than npm's 214 characters,
+    say) is "not a valid ... name" everywhere rather than an error that stops the page.
+    """
+    from tnaas.tasks.availability import INDEXES, check
+
+    def checked(item: str) -> dict:
+        try:
+            return check(item)
+        except TnaasError:
+            return {"name": item, "similar_to": []} | {k: f"not a valid {s.registry} name" for k, s in INDEXES.items()}
+
+    return [checked(item) for item in items]
 
 
 def hunt_controls(corpus: Corpus, key: str = "gen") -> hunt.HuntChoice:
