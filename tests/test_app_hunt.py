@@ -154,6 +154,7 @@ def test_a_constrained_generate_link_reproduces_the_same_items_and_writes_itself
     again = open_page(GENERATE, **query_of(shown_link(at)))  # another visitor
     assert shown_items(again) == expected["items"]
     assert at.expander[0].proto.expanded, "a link with constraints opens the panel"
+    assert not open_page(GENERATE, sort="score").expander[0].proto.expanded
 
 
 def test_the_blend_page_shows_both_blends_as_the_service_gives_them():
@@ -278,3 +279,18 @@ def test_a_bad_shortlist_file_is_one_error_line_and_changes_nothing(name, data, 
     assert not at.exception
     assert len(at.error) == 1 and says in at.error[0].value and "\n" not in at.error[0].value
     assert any(s.value == "Shortlist (0)" for s in at.subheader)
+
+
+def test_hunt_choices_round_trip_through_a_link_and_defaults_add_nothing():
+    from tnaas.app import links
+
+    assert hunt.HuntChoice().link_values() == {} and not hunt.HuntChoice().active
+    choice = hunt.HuntChoice("Pi", "u", "a, k", "mon", "zx", ("pypi", "cran"), "pikachu, raichu", "similarity")
+    query = links.link_query("pokemon", MARKOV, choice.link_values())
+    values = links.parse_link(query, links.page_fields("Generate")).values
+    assert hunt.HuntChoice(**{**values, "free_on": tuple(values["free_on"])}) == choice
+    options = choice.service_options()
+    assert options["constraints"] == parse_constraints("Pi", "u", ("a", "k"), ("mon",), ("zx",))
+    assert options["like"] == ["pikachu", "raichu"] and options["free_on"] == "pypi,cran"
+    with pytest.raises(Exception, match="unknown sort"):
+        links.parse_link({**query, "sort": "best"}, links.page_fields("Generate"))

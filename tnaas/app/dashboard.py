@@ -449,7 +449,8 @@ def hunt_controls(corpus: Corpus, key: str = "gen") -> hunt.HuntChoice:
     """The Constraints expander (starts with, ends with, contains, does not contain, excluded
     tokens), the free-on filter, the like words and the sort; returns the `HuntChoice`."""
     unit = "letters" if corpus.token_kind == "characters" else corpus.token_kind
-    with st.expander("Constraints", expanded=any(st.session_state.get(f"{key}/{n}") for n in links.HUNT_FIELDS)):
+    typed = ("starts_with", "ends_with", "contains", "not_contains", "excludes")
+    with st.expander("Constraints", expanded=any(st.session_state.get(f"{key}/{name}") for name in typed)):
         one, two = st.columns(2)
         starts = text_in(one, "Starts with", f"{key}/starts_with", "Every item begins with this text")
         ends = text_in(two, "Ends with", f"{key}/ends_with", "Every item ends with this text")
