@@ -39,8 +39,10 @@ st.markdown("**Go further**")
 for path, title, icon in dashboard.PAGES[1:]:
     st.page_link(path, label=title, icon=icon)
 st.caption(
-    "Generate: temperature, length and novelty, a shortlist to download. "
+    "Generate: temperature, length and novelty, exact constraints, names free on PyPI / npm / CRAN, "
+    "a shortlist to export and re-import. "
     "Complete: fill in `***base` or `mo%` with exact probabilities. "
     "Explore: what the model learned. Corpora: the data, and your own upload. "
-    "Compare: models side by side on held-out items. Quiz: Pokémon or tech?"
+    "Compare: models side by side on held-out items. Quiz: Pokémon or tech? "
+    "Blend: names that sound like two corpora at once."
 )

@@ -90,8 +90,8 @@ def test_home_three_steps_and_go_gives_ten_new_distinct_items():
     assert at.title[0].value.endswith("Tech Names as a Service")
     assert at.sidebar.selectbox(key="_corpus").options == [load_bundled(n).title for n in bundled_names()]
     assert at.sidebar.selectbox(key="_model").value == "markov"
-    assert len(at.page_link) >= 2 * 7 - 1  # sidebar links to every page, home links to the others
-    assert [link.proto.label for link in at.sidebar.get("page_link")][-2:] == ["Compare", "Quiz"]
+    assert len(at.page_link) >= 2 * 8 - 1  # sidebar links to every page, home links to the others
+    assert [link.proto.label for link in at.sidebar.get("page_link")][-3:] == ["Compare", "Quiz", "Blend"]
     at.button[0].click().run()
     assert_clean(at)
     lists = [bullet_items(m.value) for m in at.markdown if bullet_items(m.value)]
@@ -131,7 +131,7 @@ def test_generate_table_scores_items_with_the_models_log_probability():
     at.number_input(key="gen/seed").set_value(42).run()
     assert_clean(at)
     table = at.data_editor[0].value
-    assert list(table.columns) == ["keep", "item", "log_prob", "status"]
+    assert list(table.columns) == ["keep", "item", "log_prob", "status", "free on"]
     assert len(table) == table["item"].nunique() == 7
     model = fitted("pokemon", state_size=3)
     assert table["log_prob"].tolist() == pytest.approx(model.log_prob_many(table["item"].tolist()).tolist())
@@ -219,6 +219,7 @@ def test_notes_corpus_plays_generated_tunes_and_draws_a_piano_roll():
     items = at.data_editor[0].value["item"].tolist()
     tune = at.selectbox(key="gen/tune")
     assert len(tune.options) == 3 and tune.value == items[0]
+    assert set(at.data_editor[0].value["free on"]) <= {"PyPI invalid · npm invalid", "PyPI free* · npm free*"}
     assert chart_data(at, "Piano roll")["note"].tolist() == items[0].split()
 
 

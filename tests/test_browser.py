@@ -2,12 +2,14 @@
 
 Generates on the home page, opens the Complete page by its URL, completes `*u*a`, and saves
 a screenshot under `test-artifacts/`; opens a share link of the Generate page and checks it
-shows exactly the service's items for those settings. Skipped only when Chromium is absent outside CI
+shows exactly the service's items for those settings, and a constrained Generate link (its
+answer downloaded) gives the service's constrained items. Skipped only when Chromium is absent outside CI
 (`TNAAS_CI` unset); in CI a missing Chromium fails the test.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -45,6 +47,7 @@ sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 from tnaas import service  # noqa: E402 (after the skips: the module is skipped without Chromium)
 from tnaas.data.corpus import load_bundled  # noqa: E402
 from tnaas.service import ModelRequest  # noqa: E402
+from tnaas.service.names import parse_constraints  # noqa: E402
 
 
 def free_port() -> int:
@@ -172,3 +175,27 @@ def test_a_share_link_shows_the_same_items_in_a_real_browser(server, page):
     shown = page.locator("[data-testid=stCode]").first.inner_text().strip()
     assert shown == f"/?{query}"  # the link to copy is the one opened
     assert "seed=11" in page.url
+
+
+def test_a_constrained_generate_link_shows_the_services_items_in_a_real_browser(server, page):
+    query = (
+        "corpus=pokemon&model=markov&smoothing=none&state_size=3&n=6&temperature=1.0&seed=8&novel=true"
+        "&length=4-8&starts_with=Ch&contains=a&free_on=pypi%3Bnpm"
+    )
+    page.goto(f"{server}/Generate?{query}")
+    data = load_bundled("pokemon")
+    request = ModelRequest.parse("markov", {"smoothing": "none", "state_size": 3}, data)
+    expected = service.generate_answer(
+        data, request, n=6, seed=8, length="4-8", constraints=parse_constraints("Ch", "", ("a",)), free_on="pypi,npm"
+    )
+    assert len(expected["items"]) == 6 and all(i.startswith("Ch") and "a" in i for i in expected["items"])
+    page.get_by_text("p(constraints), exact").first.wait_for(timeout=WAIT_MS)
+    button = page.get_by_role("button", name="Download answer (JSON)")
+    button.wait_for(timeout=WAIT_MS)
+    with page.expect_download(timeout=WAIT_MS) as download:  # the table is a canvas: read what it holds
+        button.click()
+    shown = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert shown["items"] == expected["items"]
+    assert shown["probability"] == pytest.approx(expected["probability"], rel=1e-12)
+    assert page.get_by_text(f"{expected['probability']:.4g}").first.is_visible()
+    assert page.locator("[data-testid=stCode]").first.inner_text().strip() == f"/Generate?{query}"

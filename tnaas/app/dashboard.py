@@ -23,7 +23,7 @@ import numpy as np
 import streamlit as st
 
 from tnaas import service
-from tnaas.app import audio, charts, links, tables
+from tnaas.app import audio, charts, hunt, links, shortlist, tables
 from tnaas.app.examples import pattern_examples, sample_items
 from tnaas.app.length_choice import LENGTH_LABELS, target_length
 from tnaas.app.scoreboard import Scoreboard
@@ -47,6 +47,7 @@ PAGES = (
     ("pages/4_Corpora.py", "Corpora", "📚"),
     ("pages/5_Compare.py", "Compare", "⚖️"),
     ("pages/6_Quiz.py", "Quiz", "❓"),
+    ("pages/7_Blend.py", "Blend", "🧪"),
 )
 URL_PATHS = {title: "/" if title == "Home" else "/" + title for _, title, _ in PAGES}
 RESULT_CACHE_ENTRIES = 256  # generated tables, completions, heatmaps: small, cheap to recompute
@@ -109,6 +110,14 @@ def add_upload(data: bytes, filename: str, token_kind: str | None, column: str |
 def bundled_samples(k: int) -> dict[str, list[str]]:
     """`k` sample items of every bundled corpus, by name (cached: the Corpora page shows them all)."""
     return {name: sample_items(load_bundled(name), k) for name in bundled_names()}
+
+
+def corpus_labels() -> dict[str, str]:
+    """Every corpus this session can pick (bundled, then its uploads): key -> title."""
+    # Titles from the manifest: no corpus has to be loaded to draw the list.
+    labels = {entry["name"]: entry["title"] for entry in manifest()}
+    labels.update({key: corpus.title + " (your upload)" for key, corpus in session_uploads().items()})
+    return labels
 
 
 def corpus_by_key(key: str) -> Corpus:
@@ -197,9 +206,7 @@ def sidebar() -> Selection:
     for path, title, icon in PAGES:
         bar.page_link(path, label=title, icon=icon)
     bar.divider()
-    # Titles from the manifest: no corpus has to be loaded to draw the list.
-    labels = {entry["name"]: entry["title"] for entry in manifest()}
-    labels.update({key: corpus.title + " (your upload)" for key, corpus in session_uploads().items()})
+    labels = corpus_labels()
     corpus_key = remembered(
         bar.selectbox,
         "① Corpus",
@@ -248,14 +255,15 @@ def page(title: str, icon: str) -> Selection:
 
 # ------------------------------------------------------------------ share links
 LINK_WRITTEN, LINK_SEEN = "_link/written", "_link/seen"  # session_state keys
-PAGE_KEYS = {"Generate": "gen", "Complete": "complete", "Explore": "explore", "Compare": "compare", "Quiz": "quiz"}
+PAGE_KEYS = {"Generate": "gen", "Complete": "complete", "Explore": "explore", "Compare": "compare", "Quiz": "quiz",
+             "Blend": "blend"}  # fmt: skip
 
 
 def _link_fields(title: str) -> dict:
     from tnaas.app import lineup
 
     labels = tuple(lineup.comparison_menu()) if title == "Compare" else ()
-    return links.page_fields(title, labels)
+    return links.page_fields(title, labels, tuple(corpus_labels()))
 
 
 def apply_link(title: str) -> None:
@@ -323,23 +331,25 @@ def share_link(selection: Selection, title: str, values: dict, where=None) -> st
 @dataclass(frozen=True)
 class GenerateSettings:
     """What the Generate page (and the home page's Go) asks for: `n` distinct items,
-    new ones only if `novel`, at `temperature`, with length distribution `length`."""
+    new ones only if `novel`, at `temperature`, with length distribution `length`, and the
+    name hunt's options `hunt` (constraints, free on, like, sort; see `tnaas.app.hunt`)."""
 
     n: int = 10
     seed: int = 0
     temperature: float = 1.0
     length: LengthChoice = LengthChoice()
     novel: bool = True
+    hunt: hunt.HuntChoice = hunt.HuntChoice()
 
     @property
     def key(self) -> tuple:
         """Hashable plain values (a cache key)."""
-        return (self.n, self.seed, float(self.temperature), str(self.length), self.novel)
+        return (self.n, self.seed, float(self.temperature), str(self.length), self.novel, self.hunt.key)
 
     def link_values(self) -> dict:
         """The values a share link holds (see `tnaas.app.links.page_fields`)."""
         return {"n": self.n, "temperature": self.temperature, "seed": self.seed, "novel": self.novel,
-                "length": self.length}  # fmt: skip
+                "length": self.length, **self.hunt.link_values()}  # fmt: skip
 
 
 def set_length(key: str, choice: LengthChoice) -> None:
@@ -406,6 +416,7 @@ def _generate_answer(model_key: tuple, settings_key: tuple, _selection: Selectio
         length=_settings.length,
         include_existing=not _settings.novel,
         model=_model,
+        **_settings.hunt.service_options(),
     )
 
 
@@ -414,6 +425,63 @@ def generated(selection: Selection, model, settings: GenerateSettings) -> dict:
     "items" (distinct, new ones only if `settings.novel`) and "shortfall" (why fewer turned
     up; nothing found is lost). Cached per model and settings."""
     return _generate_answer(selection.key, settings.key, selection, model, settings)
+
+
+@cached_result
+def availability(items: tuple[str, ...]) -> list[dict]:
+    """`tnaas.tasks.availability.check` of each item (offline snapshots; cached).
+
+    An item no registry could accept as a name (a tune longer than npm's 214 characters,
+    say) is "not a valid ... name" everywhere rather than an error that stops the page.
+    """
+    from tnaas.tasks.availability import INDEXES, check
+
+    def checked(item: str) -> dict:
+        try:
+            return check(item)
+        except TnaasError:
+            return {"name": item, "similar_to": []} | {k: f"not a valid {s.registry} name" for k, s in INDEXES.items()}
+
+    return [checked(item) for item in items]
+
+
+def hunt_controls(corpus: Corpus, key: str = "gen") -> hunt.HuntChoice:
+    """The Constraints expander (starts with, ends with, contains, does not contain, excluded
+    tokens), the free-on filter, the like words and the sort; returns the `HuntChoice`."""
+    unit = "letters" if corpus.token_kind == "characters" else corpus.token_kind
+    typed = ("starts_with", "ends_with", "contains", "not_contains", "excludes")
+    with st.expander("Constraints", expanded=any(st.session_state.get(f"{key}/{name}") for name in typed)):
+        one, two = st.columns(2)
+        starts = text_in(one, "Starts with", f"{key}/starts_with", "Every item begins with this text")
+        ends = text_in(two, "Ends with", f"{key}/ends_with", "Every item ends with this text")
+        contains = text_in(one, "Contains", f"{key}/contains", "Comma-separated: every one must occur")
+        not_contains = text_in(two, "Does not contain", f"{key}/not_contains", "Comma-separated: none may occur")
+        excludes = text_in(
+            one, f"Excluded {unit}", f"{key}/excludes",
+            "Comma-separated; each part's tokens are banned everywhere (xq bans x and q)",
+        )  # fmt: skip
+        two.caption(
+            "The length range is the Length distribution's custom range (uniform). Answered exactly: "
+            "items are drawn from p(item | constraints), nothing generated and thrown away."
+        )
+    one, two, three = st.columns(3)
+    free_on = control(
+        one.multiselect, "Free on", f"{key}/free_on", [], options=list(hunt.FREE_ON_LABELS),
+        format_func=hunt.FREE_ON_LABELS.get, help="Keep only names free in these registries' snapshots. " + hunt.FREE_ON_HELP,
+    )  # fmt: skip
+    like = text_in(two, "Like", f"{key}/like", "Comma-separated reference words: similarity is shown, and can sort")
+    sort = control(
+        three.selectbox, "Sort by", f"{key}/sort", "random", options=list(hunt.SORT_LABELS),
+        format_func=hunt.SORT_LABELS.get,
+        help="as drawn: a seeded shuffle of the exact draws; most typical: lowest NLL per token first; "
+        "most similar: to the Like words",
+    )  # fmt: skip
+    return hunt.HuntChoice(starts, ends, contains, not_contains, excludes, tuple(free_on), like, sort)
+
+
+def text_in(where, label: str, key: str, help: str) -> str:
+    """A text box (at most the service's `MAX_NAME_CHARS`) whose value a share link can set."""
+    return control(where.text_input, label, key, "", max_chars=MAX_NAME_CHARS, help=help)
 
 
 @cached_result
@@ -635,3 +703,95 @@ def answer_quiz(guess: str) -> None:
 def next_question() -> None:
     """Callback of the next-question button."""
     st.session_state[QUIZ] = scoreboard().next_question()
+
+
+# ------------------------------------------------------------------ shortlist export and import
+SHORTLIST, ORIGINS = "shortlist", "shortlist/origins"  # session_state keys
+
+
+def shortlist_of(corpus_key: str) -> list[str]:
+    """This session's shortlist for a corpus (a list changed in place by the page)."""
+    return st.session_state.setdefault(SHORTLIST, {}).setdefault(corpus_key, [])
+
+
+def shortlist_origins() -> dict[str, dict[str, str]]:
+    """Shortlisted name -> the share-link query of the settings that produced it (this session)."""
+    return st.session_state.setdefault(ORIGINS, {})
+
+
+def remember_origins(names, selection: Selection, settings: GenerateSettings) -> None:
+    """Record the current settings as the origin of each of `names` not yet recorded."""
+    query = links.link_query(selection.corpus_key, selection.request, settings.link_values())
+    origins = shortlist_origins()
+    for name in names:
+        origins.setdefault(name, query)
+
+
+def shortlist_export(names: list[str], model) -> list[dict]:
+    """The export rows of `names` (see `tnaas.app.shortlist.export_rows`), scored by `model`."""
+    from tnaas.tasks.similarity import nll_per_token
+
+    def params_of(query: dict) -> dict:
+        spec = MODELS.get(query.get("model", ""))
+        return {h.name: query[h.name] for h in spec.hyperparameters if h.name in query} if spec else {}
+
+    scores = [nll_per_token(model, name) for name in names]
+    return shortlist.export_rows(names, shortlist_origins(), availability(tuple(names)), scores, params_of)
+
+
+def import_shortlist(data: bytes, filename: str) -> tuple[int, dict[str, str]]:
+    """Add the names of an exported shortlist file to this session's shortlists (each under
+    the corpus of its settings) and their origins; returns (names added, the last name's
+    settings). A bad file raises `TnaasError` and changes nothing."""
+    pairs = shortlist.read_export(data, filename)
+    added = 0
+    for name, query in pairs:
+        names = shortlist_of(query.get("corpus", st.session_state.get("corpus", "pokemon")))
+        if name not in names:
+            names.append(name)
+            added += 1
+        if query:
+            shortlist_origins()[name] = query
+    return added, pairs[-1][1]
+
+
+def import_once(upload) -> tuple[int, dict[str, str], str]:
+    """`import_shortlist` of an `st.file_uploader` file, once per file (reruns reuse the
+    outcome): (names added, the last name's settings, the error message or "")."""
+    done = st.session_state.get("_shortlist/import")
+    if done is None or done[0] != upload.file_id:
+        try:
+            added, last = import_shortlist(upload.getvalue(), upload.name)
+            done = (upload.file_id, added, last, "")
+        except TnaasError as error:
+            done = (upload.file_id, 0, {}, str(error))
+        st.session_state["_shortlist/import"] = done
+    return done[1:]
+
+
+def continue_from(query: dict[str, str]) -> None:
+    """Callback: open the Generate page's settings of `query` (a share link's) in this session."""
+    st.query_params.from_dict(query)
+    st.session_state.pop(LINK_SEEN, None)
+
+
+# ------------------------------------------------------------------ blend
+@cached_result
+def _blend_answer(key: tuple, _a: Corpus, _b: Corpus) -> dict:
+    weight, state, mode, n, seed, max_length = key[2:]
+    return service_names().blend_answer(_a, _b, weight, state, mode, n, seed, max_length)
+
+
+def service_names():
+    """`tnaas.service.names` (imported on first use)."""
+    from tnaas.service import names
+
+    return names
+
+
+def blended(a_key: str, b_key: str, weight: float, state: int, mode: str, n: int, seed: int, max_length: int) -> dict:
+    """The service's blend answer (`service.names.blend_answer`) of two corpora by key, cached
+    by their content hashes and the settings."""
+    a, b = corpus_by_key(a_key), corpus_by_key(b_key)
+    key = (a.content_hash, b.content_hash, float(weight), int(state), mode, int(n), int(seed), int(max_length))
+    return _blend_answer(key, a, b)

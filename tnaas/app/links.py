@@ -103,7 +103,32 @@ class ListField:
         return list(dict.fromkeys(labels))
 
 
+@dataclass(frozen=True)
+class ChoiceField:
+    """One of `choices` (a sort, a corpus key)."""
+
+    choices: tuple[str, ...]
+
+    def parse(self, text, name: str, corpus: Corpus):
+        """The value of `text`, or a `TnaasError` naming `name`."""
+        if text not in self.choices:
+            raise TnaasError(f"unknown {name} {_shown(text)}: choose one of {', '.join(self.choices)[:200]}")
+        return text
+
+
 SEED = IntField(0, MAX_SEED)
+SORTS = ("random", "score", "similarity")
+FREE_ON = ("pypi", "npm", "cran")
+HUNT_FIELDS = {  # the Generate page's name hunt (see `tnaas.app.hunt.HuntChoice`)
+    "starts_with": TextField(MAX_NAME_CHARS),
+    "ends_with": TextField(MAX_NAME_CHARS),
+    "contains": TextField(MAX_NAME_CHARS),
+    "not_contains": TextField(MAX_NAME_CHARS),
+    "excludes": TextField(MAX_NAME_CHARS),
+    "free_on": ListField(FREE_ON),
+    "like": TextField(MAX_NAME_CHARS),
+    "sort": ChoiceField(SORTS),
+}
 TEMPERATURE = FloatField(0.1, 3.0)
 
 
@@ -112,8 +137,11 @@ def longest_length(corpus: Corpus) -> int:
     return int(min(MAX_ITEM_TOKENS, corpus.lengths.max() + 10))
 
 
-def page_fields(page: str, compare_labels: tuple[str, ...] = ()) -> dict:
-    """The link fields of `page` (a title of `tnaas.app.dashboard.PAGES`), by query name."""
+def page_fields(page: str, compare_labels: tuple[str, ...] = (), corpus_keys: tuple[str, ...] = ()) -> dict:
+    """The link fields of `page` (a title of `tnaas.app.dashboard.PAGES`), by query name.
+
+    `compare_labels`: the Compare page's model labels; `corpus_keys`: the corpora the Blend
+    page can pick (bundled names and this session's uploads)."""
     return {
         "Home": {"seed": IntField(1, MAX_SEED)},
         "Generate": {
@@ -122,6 +150,7 @@ def page_fields(page: str, compare_labels: tuple[str, ...] = ()) -> dict:
             "seed": SEED,
             "novel": BoolField(),
             "length": LengthField(),
+            **HUNT_FIELDS,
         },
         "Complete": {
             "pattern": TextField(MAX_PATTERN_CHARS, allow_empty=False),
@@ -139,6 +168,15 @@ def page_fields(page: str, compare_labels: tuple[str, ...] = ()) -> dict:
             "seed": SEED,
         },
         "Quiz": {"question": IntField(1, 10_000), "name": TextField(MAX_NAME_CHARS)},
+        "Blend": {
+            "a": ChoiceField(corpus_keys),
+            "b": ChoiceField(corpus_keys),
+            "weight": FloatField(0.0, 1.0),
+            "state": IntField(1, 6),  # not "state_size": that is the sidebar model's
+            "n": IntField(1, 50),
+            "seed": SEED,
+            "max_length": IntField(1, 40),
+        },
     }.get(page, {})
 
 
