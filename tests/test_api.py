@@ -350,6 +350,8 @@ def test_openapi_documents_every_endpoint_and_limit(client):
         "/api/corpora",
         "/api/models",
         "/api/sounds-like",
+        "/api/check",
+        "/api/blend/{corpus_a}/{corpus_b}",
         "/api/{model}/{corpus}/generate",
         "/api/{model}/{corpus}/complete",
         "/api/{model}/{corpus}/score",

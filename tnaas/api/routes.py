@@ -21,29 +21,28 @@ from tnaas.api.errors import BodyTooLarge, OverBudget
 from tnaas.data.corpus import bundled_names
 from tnaas.errors import TnaasError
 from tnaas.models import MODELS
-from tnaas.service import ModelRequest
+from tnaas.service import ModelRequest, names
 
 router = APIRouter()
 
-GENERATE_KEYS = ["n", "seed", "temperature", "length", "include_existing"]
+CONSTRAINT_KEYS = ["starts_with", "ends_with", "contains", "not_contains", "excludes"]
+HUNT_KEYS = CONSTRAINT_KEYS + ["free_on", "like", "sort"]
+GENERATE_KEYS = ["n", "seed", "temperature", "length", "include_existing"] + HUNT_KEYS
 COMPLETE_KEYS = ["q", "top", "samples", "seed", "length", "temperature"]
 SCORE_KEYS = ["item"]
+BLEND_KEYS = ["weight", "state_size", "mode", "n", "seed", "max_length", "include_existing"]
 REQUIRED = {"q", "item", "name"}
+# Query parameters that may be given more than once (each occurrence one more value).
+REPEATABLE = frozenset({"contains", "not_contains", "excludes", "like"})
 
 
 # ------------------------------------------------------------------ plumbing
-def _query_docs(keys: list[str], hyperparameters: bool = True) -> dict:
-    """`openapi_extra` documenting the route's query parameters (all text; limits in words)."""
+def _query_docs(keys: list[str], hyperparameters: bool = True, docs: dict | None = None) -> dict:
+    """`openapi_extra` documenting the route's query parameters (all text; limits in words;
+    `docs` maps a key to another entry of `schemas.LIMITS` where its limit differs)."""
+    docs = docs or {}
     parameters = [
-        {
-            "name": key,
-            "in": "query",
-            "required": key in REQUIRED,
-            "schema": schemas.STRING,
-            "description": schemas.LIMITS[key],
-        }
-        | ({"example": schemas.EXAMPLES[key]} if key in schemas.EXAMPLES else {})
-        for key in keys
+        schemas.query_parameter(key, key in REQUIRED, key in REPEATABLE, doc_key=docs.get(key)) for key in keys
     ]
     return {"parameters": parameters + (schemas.hyperparameter_parameters() if hyperparameters else [])}
 
@@ -60,13 +59,25 @@ CorpusName = Annotated[
 ]
 
 
-def _query(request: Request) -> dict[str, str]:
-    """The query parameters as one dict; a repeated name is refused rather than guessed."""
+def _query(request: Request, repeatable=REPEATABLE) -> dict:
+    """The query parameters as one dict: a list for each `repeatable` key (every occurrence),
+    else the text; any other name given twice is refused rather than guessed."""
     params = request.query_params
-    repeated = sorted({key for key in params if len(params.getlist(key)) > 1})
+    repeated = sorted({key for key in params if key not in repeatable and len(params.getlist(key)) > 1})
     if repeated:
         raise TnaasError(f"{', '.join(repeated)} is given more than once")
-    return dict(params)
+    return {key: params.getlist(key) if key in repeatable else params[key] for key in params}
+
+
+def _texts(values: dict, keys) -> dict:
+    """`values` after checking that each of `keys` is text or a list of texts (a JSON body
+    may send anything; the service's parsers take text or lists of text)."""
+    for key in keys:
+        value = values.get(key)
+        if value is not None and not isinstance(value, str):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise TnaasError(f"{key} must be text or a list of texts")
+    return values
 
 
 def _split(values: dict, keys: list[str]) -> tuple[dict, dict]:
@@ -76,6 +87,13 @@ def _split(values: dict, keys: list[str]) -> tuple[dict, dict]:
             raise TnaasError(f"{key} is required: {schemas.LIMITS[key]}")
     own = {key: values[key] for key in keys if values.get(key) is not None}
     return own, {key: value for key, value in values.items() if key not in keys}
+
+
+def _refuse_others(values: dict, keys: list[str], what: str) -> None:
+    """A parameter the route does not take is refused (a typo is never silently ignored)."""
+    others = sorted(set(values) - set(keys))
+    if others:
+        raise TnaasError(f"{others[0][:40]} does not apply to {what}: it takes {', '.join(keys)}")
 
 
 class _TimedFit:
@@ -125,6 +143,10 @@ async def _model_answer(request: Request, model: str, corpus_of, values: dict, k
 
 
 def _generate(corpus, model_request, own, fit):
+    own = dict(_texts(own, HUNT_KEYS))
+    texts = {key: own.pop(key) for key in CONSTRAINT_KEYS if key in own}
+    if any(texts.values()):  # as the CLI: constraints only when one is given
+        own["constraints"] = names.parse_constraints(**texts)
     return service.generate_answer(corpus, model_request, fit=fit, **own)
 
 
@@ -198,6 +220,44 @@ async def sounds_like(request: Request):
     def work():
         own, _ = _split(values, ["name"])
         return service.sounds_like_answer(own["name"])
+
+    return _respond(await _run(request, work))
+
+
+@router.get(
+    "/api/check",
+    responses=schemas.responses(schemas.CHECK, 422, 503),
+    openapi_extra={"parameters": [schemas.query_parameter("name", True, True, doc_key="check_name")]},
+    tags=["answers"],
+)
+async def check(request: Request):
+    """Is each `name` taken on PyPI, npm or CRAN? Offline snapshots (named in the answer),
+    one object per name in order, as `tnaas check --json` prints."""
+    values = _query(request, repeatable={"name"})
+
+    def work():
+        _refuse_others(values, ["name"], "check")
+        return names.check_answer(values.get("name", []))["names"]
+
+    return _respond(await _run(request, work))
+
+
+@router.get(
+    "/api/blend/{corpus_a}/{corpus_b}",
+    responses=schemas.responses(schemas.BLEND, 404, 422, 503),
+    openapi_extra=_query_docs(BLEND_KEYS, hyperparameters=False, docs={"n": "blend_n"}),
+    tags=["answers"],
+)
+async def blend(request: Request, corpus_a: CorpusName, corpus_b: CorpusName):
+    """New items that sound like both corpora: `mixture` (both Markov chains' counts, weight
+    on A) or `product` (p ∝ p_A^w p_B^(1-w), exact within `max_length`), as
+    `tnaas generate --corpus A --blend B:W --json`."""
+    values = _query(request)
+
+    def work():
+        _refuse_others(values, BLEND_KEYS, "a blend")
+        own, _ = _split(values, BLEND_KEYS)
+        return names.blend_answer(service.bundled_corpus(corpus_a), service.bundled_corpus(corpus_b), **own)
 
     return _respond(await _run(request, work))
 

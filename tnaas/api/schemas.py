@@ -9,7 +9,9 @@ value gets the same message as on the command line; the limits are written here.
 from __future__ import annotations
 
 from tnaas.api.errors import ERROR_SCHEMA
+from tnaas.inference.constraints import MAX_CONSTRAINT_STRINGS, MAX_STRING_TOKENS
 from tnaas.models import MODELS
+from tnaas.service.names import BLEND_MODES, MAX_BLEND_LENGTH, MAX_NAMES_PER_CHECK, SORTS
 from tnaas.service.requests import (
     MAX_COMPLETION_SAMPLES,
     MAX_ITEMS,
@@ -50,7 +52,7 @@ def _answer(required: list[str], properties: dict, seeded: bool = True) -> dict:
     return {"type": "object", "required": keys + required, "properties": base | properties}
 
 
-GENERATE = _answer(
+PLAIN_GENERATE = _answer(
     ["n", "temperature", "length", "include_existing", "items", "shortfall"],
     {
         "n": INTEGER,
@@ -61,6 +63,105 @@ GENERATE = _answer(
         "shortfall": STRING,
     },
 )
+HUNT = _answer(
+    [
+        "n",
+        "temperature",
+        "constraints",
+        "probability",
+        "truncated_mass",
+        "free_on",
+        "like",
+        "sort",
+        "include_existing",
+        "items",
+        "ranked",
+        "shortfall",
+    ],
+    {
+        "n": INTEGER,
+        "temperature": NUMBER,
+        "constraints": {
+            "type": "object",
+            "required": [
+                "starts_with",
+                "ends_with",
+                "contains",
+                "not_contains",
+                "excludes",
+                "min_length",
+                "max_length",
+            ],
+            "properties": {
+                "starts_with": STRING,
+                "ends_with": STRING,
+                "contains": {"type": "array", "items": STRING},
+                "not_contains": {"type": "array", "items": STRING},
+                "excludes": {"type": "array", "items": STRING},
+                "min_length": INTEGER,
+                "max_length": {"type": ["integer", "null"]},
+            },
+        },
+        "probability": {"type": "number", "minimum": 0, "maximum": 1.000001},
+        "truncated_mass": NUMBER,
+        "free_on": {"type": "array", "items": STRING},
+        "like": {"type": "array", "items": STRING},
+        "sort": {"type": "string", "enum": list(SORTS)},
+        "include_existing": BOOLEAN,
+        "items": {"type": "array", "items": STRING},
+        "ranked": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["item", "similarity", "nll_per_token"],
+                "properties": {"item": STRING, "similarity": NULLABLE_NUMBER, "nll_per_token": NULLABLE_NUMBER},
+            },
+        },
+        "shortfall": STRING,
+    },
+)
+# Plain draws, or (any name-hunt parameter given) exact constrained draws, filtered and ranked.
+GENERATE = {"anyOf": [PLAIN_GENERATE, HUNT]}
+BLEND = {
+    "type": "object",
+    "required": ["blend", "corpora", "model", "seed", "max_length", "items", "shortfall"],
+    "properties": {
+        "blend": {
+            "type": "object",
+            "required": ["corpora", "weight", "mode"],
+            "properties": {
+                "corpora": {"type": "array", "items": STRING, "minItems": 2, "maxItems": 2},
+                "weight": {"type": "number", "minimum": 0, "maximum": 1},
+                "mode": {"type": "string", "enum": list(BLEND_MODES)},
+            },
+        },
+        "corpora": {"type": "array", "items": CORPUS, "minItems": 2, "maxItems": 2},
+        "model": MODEL,
+        "seed": INTEGER,
+        "max_length": {"type": ["integer", "null"]},
+        "probability_within_bound": NUMBER,
+        "truncated_bound": NUMBER,
+        "items": {"type": "array", "items": STRING},
+        "shortfall": STRING,
+    },
+}
+CHECK = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "pypi", "npm", "cran", "similar_to", "normalised", "snapshots", "advice"],
+        "properties": {
+            "name": STRING,
+            "pypi": STRING,
+            "npm": STRING,
+            "cran": STRING,
+            "similar_to": {"type": "array", "items": {"type": "object"}},
+            "normalised": {"type": "object", "additionalProperties": STRING},
+            "snapshots": {"type": "object", "additionalProperties": STRING},
+            "advice": STRING,
+        },
+    },
+}
 COMPLETE = _answer(
     ["pattern", "probability", "positions", "top", "samples", "method", "truncated_mass", "max_length", "message"],
     {
@@ -184,6 +285,25 @@ LIMITS = {
     "name": f"the name to classify, at most {MAX_NAME_CHARS} characters",
     "token_kind": "characters, words or notes (default: inferred from the items)",
     "items": "the corpus: a list of strings (same validation and limits as an upload)",
+    "check_name": (
+        f"a name to look up (repeat for several, 1..{MAX_NAMES_PER_CHECK} names), at most {MAX_NAME_CHARS} characters"
+    ),
+    "starts_with": f"name hunt: every item starts with this (at most {MAX_STRING_TOKENS} tokens)",
+    "ends_with": f"name hunt: every item ends with this (at most {MAX_STRING_TOKENS} tokens)",
+    "contains": (
+        f"name hunt: every item contains this; repeat for several ({MAX_CONSTRAINT_STRINGS} contains and "
+        "not_contains together at most)"
+    ),
+    "not_contains": "name hunt: no item contains this; repeatable (counted with contains)",
+    "excludes": "name hunt: tokens never wanted, e.g. xq bans x and q; repeatable",
+    "free_on": "name hunt: only names free in these offline indexes, comma-separated from pypi, npm, cran",
+    "like": f"name hunt: a reference word for sort=similarity (repeatable, each at most {MAX_NAME_CHARS} characters)",
+    "sort": f"name hunt: one of {', '.join(SORTS)} (as drawn, most typical first, most similar first; default random)",
+    "weight": "the weight on the first corpus, 0..1 (default 0.5)",
+    "state_size": "the Markov chains' state size, 1..6 (default 3)",
+    "mode": f"one of {', '.join(BLEND_MODES)} (default mixture)",
+    "blend_n": "items to generate, 0..1,000 (default 10)",
+    "max_length": f"product only: the longest item in tokens, 1..{MAX_BLEND_LENGTH} (default 20)",
 }
 
 # What /docs fills in (and the fuzz test's explicit examples start from).
@@ -191,6 +311,27 @@ EXAMPLES = {"n": "5", "seed": "1", "q": "***base", "top": "5", "item": "numpy", 
 BODY_EXAMPLE = {"items": ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"], "state_size": 2}
 
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
+_TEXTS = {"anyOf": [STRING, {"type": "array", "items": STRING}, {"type": "null"}]}
+
+
+def query_parameter(key: str, required: bool = False, repeatable: bool = False, doc_key: str | None = None) -> dict:
+    """One query parameter, documented as text (a list of texts when it may be repeated)."""
+    schema = {"type": "array", "items": STRING} if repeatable else STRING
+    parameter = {
+        "name": key,
+        "in": "query",
+        "required": required,
+        "schema": schema,
+        "description": LIMITS[doc_key or key],
+    }
+    if repeatable:
+        parameter |= {"style": "form", "explode": True}
+    if key in EXAMPLES and not repeatable:
+        parameter["example"] = EXAMPLES[key]
+    return parameter
+
+
+TEXT_LISTS = {"contains", "not_contains", "excludes", "like", "free_on"}
 
 
 def body_schema(route_keys: list[str], example: dict) -> dict:
@@ -199,7 +340,7 @@ def body_schema(route_keys: list[str], example: dict) -> dict:
         "items": {"type": "array", "items": STRING, "description": LIMITS["items"]},
         "token_kind": {"type": ["string", "null"], "description": LIMITS["token_kind"]},
     }
-    properties |= {key: _SCALAR | {"description": LIMITS[key]} for key in route_keys}
+    properties |= {key: (_TEXTS if key in TEXT_LISTS else _SCALAR) | {"description": LIMITS[key]} for key in route_keys}
     properties |= {name: _SCALAR | {"description": text} for name, text in HYPERPARAMETERS.items()}
     return {
         "requestBody": {

@@ -12,10 +12,10 @@ from tnaas.inference.constraints import Constraints, sample_constrained
 from tnaas.service.core import _model_for, fitted, header
 from tnaas.service.requests import MAX_ITEMS, LengthChoice, ModelRequest, parse_flag, parse_name, parse_seed
 from tnaas.tasks.generate import MAX_DRAWS_PER_ITEM, MIN_DRAWS
-from tnaas.validation import check_float, check_int, check_temperature
+from tnaas.validation import MAX_SAMPLES, check_float, check_int, check_temperature
 
 MAX_NAMES_PER_CHECK = 100
-MAX_CONSTRAINED_DRAWS = 200_000  # one exact draw from the constraint lattice, then filtered
+MAX_CONSTRAINED_DRAWS = MAX_SAMPLES  # exact draws from the constraint lattice (its own cap), then filtered
 SORTS = ("random", "score", "similarity")
 BLEND_MODES = ("mixture", "product")
 MAX_BLEND_LENGTH = 40
