@@ -132,7 +132,10 @@ def test_sort_by_similarity_puts_the_most_similar_first():
     assert_clean(at)
     table = at.data_editor[0].value
     similarity = table["similarity"].tolist()
-    assert similarity == sorted(similarity, reverse=True) and similarity[0] > similarity[-1]
+    from tnaas.tasks.similarity import distance
+
+    edits = [distance(item.casefold(), "pikachu") for item in table["item"]]
+    assert edits == sorted(edits) and similarity[0] > similarity[-1]  # fewest edits first
     expected = service.generate_answer(POKEMON, MARKOV, n=20, seed=0, like=["pikachu"], sort="similarity")
     assert table["item"].tolist() == expected["items"]
     assert similarity == pytest.approx([row["similarity"] for row in expected["ranked"]])
