@@ -75,3 +75,18 @@ def test_score_answer_still_scores_the_normalised_item_for_the_nll():
     answer = service.score_answer(corpus, request, " numpy ")
     assert answer["nll_per_token"] == pytest.approx(-model.log_prob("numpy") / 6)
     assert answer["log_prob"] == model.log_prob(" numpy ")
+
+
+def test_a_kneser_ney_artifact_keeps_its_float_scalars(tmp_path):
+    """The Lambda bundle serves saved artifacts: a restored Kneser-Ney chain too large for
+    its tables must still sample (it lost `_begin_scale`, a float, and raised)."""
+    from tnaas.artifacts import load_artifact, save_artifact
+
+    corpus = service.bundled_corpus("pokemon")
+    request = ModelRequest.parse("markov", {"smoothing": "kneser-ney"}, corpus)
+    model = service.fitted(corpus, request)[0]
+    path = save_artifact(model, request, corpus, tmp_path)[0]
+    loaded = load_artifact(path)
+    loaded = loaded[0] if isinstance(loaded, tuple) else loaded
+    assert vars(loaded.automaton_)["_begin_scale"] == model.automaton_._begin_scale
+    assert loaded.sample(5, random_state=1) == model.sample(5, random_state=1)
