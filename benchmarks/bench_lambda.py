@@ -215,7 +215,7 @@ def main() -> None:
     ]
     for name in ("generate", "complete", "score"):
         p50, p99 = hot[name]
-        lines.append(f"| {name} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | {naive_hot / p50:.0f}x |")
+        lines.append(f"| {name} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | {naive_hot / p50:.2f}x |")
     lines += [
         "",
         f"Naive handler per request (markovify Chain built from the corpus, one walk): {naive_hot * 1e3:.1f} ms (p50 of 30). "
