@@ -123,6 +123,8 @@ def _save_markov(model) -> tuple[dict, dict]:
             arrays |= {f"{_AUTOMATON}{name}.{i}": v for i, v in enumerate(value)}
         elif isinstance(value, (int, np.integer, type(None))) and not isinstance(value, bool):
             scalars[name] = None if value is None else int(value)
+        elif isinstance(value, (float, np.floating)):  # e.g. Kneser-Ney's `_begin_scale`
+            scalars[name] = float(value)
     facts["compiled"] = {
         "library_version": __version__,
         "automaton": type(model.automaton_).__name__,

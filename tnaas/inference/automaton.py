@@ -354,6 +354,37 @@ def sequence_log_probs(automaton: Automaton, sequences: list[np.ndarray]) -> np.
     return result
 
 
+def path_log_prob(automaton: Automaton, ids: np.ndarray) -> float | None:
+    """`sequence_log_probs(automaton, [ids])[0]` for one sequence, by a scalar walk.
+
+    When the automaton has one start state and at most one edge per (state, token) (Markov
+    chains), the sequence has one path and its log probability is the same sum of logs,
+    added in the same order, as the batched pass computes (bitwise equal), at a fraction
+    of its cost for one short item. None when the walk meets a branch (an HMM): the caller
+    uses `sequence_log_probs` then.
+    """
+    if not getattr(automaton, "deterministic", True):
+        return None
+    states, probs = automaton.start()
+    if len(states) != 1:
+        return None
+    state = np.asarray(states, dtype=np.int64)
+    log_weight = float(safe_log(np.asarray(probs, dtype=np.float64))[0])
+    for token in np.asarray(ids, dtype=np.int64).tolist():
+        if token < 0 or log_weight == -np.inf:
+            return -np.inf
+        edges = automaton.expand(state, np.array([token]))
+        if len(edges.src) > 1:
+            return None
+        if len(edges.src) == 0:
+            return -np.inf
+        log_weight = log_weight + float(edges.log_probs()[0])
+        state = np.asarray(edges.dst, dtype=np.int64)
+    if log_weight == -np.inf:
+        return -np.inf
+    return log_weight + float(safe_log(automaton.end_prob(state))[0])
+
+
 def prefix_log_states(automaton: Automaton, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where the automaton can be after emitting the token ids `ids` from the start.
 

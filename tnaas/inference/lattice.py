@@ -347,9 +347,9 @@ class Lattice:
         return [row[:length].copy() for row, length in zip(tokens, lengths.tolist())]
 
     # ----------------------------------------------------------------- k-best search
-    def _max_backward(self) -> list[np.ndarray]:
+    def _max_backward(self, log_p: list[np.ndarray]) -> list[np.ndarray]:
         """log U_t(node): an upper bound (exact for deterministic automata) on the best
-        probability of finishing from each node."""
+        probability of finishing from each node (`log_p[t]`: step t's edge log probabilities)."""
         vocab_size = len(self.automaton.vocabulary)
         horizon = len(self.log_alpha) - 1
         log_u: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
@@ -357,7 +357,7 @@ class Lattice:
             best = self.log_end[t].copy()
             if t < horizon and len(self.steps[t].src):
                 step = self.steps[t]
-                via = step.log_probs() + log_u[t + 1][step.dst]
+                via = log_p[t] + log_u[t + 1][step.dst]
                 owner = step.src  # ascending
                 same = owner[1:] == owner[:-1]
                 if (same & (step.token[1:] <= step.token[:-1])).any():  # several edges per (node, token)
@@ -378,7 +378,8 @@ class Lattice:
         """
         if self.log_z == -np.inf or k <= 0:
             return [], True
-        log_u = self._max_backward()
+        log_p = [step.log_probs() for step in self.steps]  # once per step, not once per pop
+        log_u = self._max_backward(log_p)
         starts = [np.searchsorted(step.src, np.arange(len(self.log_alpha[t]) + 1)) for t, step in enumerate(self.steps)]
         counter = 0
         nodes0 = np.arange(len(self.log_alpha[0]))
@@ -411,14 +412,14 @@ class Lattice:
                 first_edge, end_edge = int(starts[t][nodes[0]]), int(starts[t][nodes[0] + 1])
                 if first_edge == end_edge:
                     continue
-                log_w = weights[0] + step.log_probs(slice(first_edge, end_edge))
+                log_w = weights[0] + log_p[t][first_edge:end_edge]
                 token, dst = step.token[first_edge:end_edge], step.dst[first_edge:end_edge]
             else:
                 edge = _ranges(starts[t], nodes)
                 if len(edge) == 0:
                     continue
                 owner_weight = np.repeat(weights, starts[t][nodes + 1] - starts[t][nodes])
-                log_w = owner_weight + step.log_probs(edge)
+                log_w = owner_weight + log_p[t][edge]
                 token, dst = step.token[edge], step.dst[edge]
             distinct = len(token) < 2 or bool((token[1:] > token[:-1]).all())
             if not distinct:  # (when tokens ascend, distinct, the sort below is the identity)

@@ -17,6 +17,7 @@ from tnaas.inference.any_length import AllPaths
 from tnaas.inference.automaton import (
     group_logsumexp,
     logsumexp,
+    path_log_prob,
     prefix_log_states,
     safe_log,
     sample_ids,
@@ -49,6 +50,22 @@ class Heatmap:
         import pandas as pd
 
         return pd.DataFrame(list(self.records), columns=["row", "column", "value"])
+
+
+_TOKEN_INDEX: dict[int, tuple] = {}  # id(vocabulary) -> (vocabulary, {token: id}); a few models
+
+
+def _token_index(vocabulary) -> dict:
+    """{token: id} of `vocabulary`, built once per vocabulary object (a score request used to
+    rebuild it per item: thousands of entries for a word model). Not kept on the model, so
+    saved artifacts are unchanged; the entry holds the vocabulary, so its id stays valid."""
+    entry = _TOKEN_INDEX.get(id(vocabulary))
+    if entry is None or entry[0] is not vocabulary:
+        if len(_TOKEN_INDEX) >= 64:
+            _TOKEN_INDEX.clear()
+        entry = (vocabulary, {t: i for i, t in enumerate(vocabulary)})
+        _TOKEN_INDEX[id(vocabulary)] = entry
+    return entry[1]
 
 
 class SequenceModel:
@@ -94,7 +111,7 @@ class SequenceModel:
 
     def _ids(self, item: str) -> np.ndarray:
         """Token ids of `item` (-1 for unknown tokens); words and notes split on any whitespace."""
-        index = {t: i for i, t in enumerate(self.vocabulary_)}
+        index = _token_index(self.vocabulary_)
         tokens = tuple(item) if self.token_kind_ == "characters" else item.split()
         return np.array([index.get(t, -1) for t in tokens], dtype=np.int64)
 
@@ -136,7 +153,12 @@ class AutomatonModel(SequenceModel):
     def log_prob_many(self, items) -> np.ndarray:
         """Natural-log probabilities of many items in one batched pass (float64 (n,))."""
         self._check_fitted()
-        return sequence_log_probs(self.automaton_, [self._ids(item) for item in items])
+        sequences = [self._ids(item) for item in items]
+        if len(sequences) == 1:  # one item (a score request): a scalar walk when it has one path
+            found = path_log_prob(self.automaton_, sequences[0])
+            if found is not None:
+                return np.array([found])
+        return sequence_log_probs(self.automaton_, sequences)
 
     def next_token_distribution(self, prefix: str, temperature: float = 1.0) -> dict[str, float]:
         """p(next token | the item starts with `prefix`), with `END_KEY` for "the item ends".

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
+
 from tnaas.data.corpus import Corpus, bundled_names, load_bundled, load_corpus, read_upload
 from tnaas.errors import NotEnoughNovelItems, TnaasError, TooCostly, UnknownName
 from tnaas.service.cache import ModelCache
@@ -224,12 +226,34 @@ def complete_answer(
     return header(corpus, request, seed) | {"length": str(length), "temperature": temperature} | result.to_dict()
 
 
+class _ScoredOnce:
+    """`model` for `evaluate`, answering `log_prob_many([item])` with the score already computed.
+
+    `evaluate` scores the normalised item; when normalising leaves it unchanged (always, for
+    an item without surrounding or inner line-break whitespace) that is `item` itself and the
+    model is not run twice; otherwise the model scores the normalised text as before.
+    """
+
+    def __init__(self, model, item: str, log_prob: float):
+        self._model, self._item, self._log_prob = model, item, log_prob
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def log_prob_many(self, items):
+        """float64 (n,) log probabilities, from the stored score when `items` is `[item]`."""
+        items = list(items)
+        if items == [self._item]:
+            return np.array([self._log_prob])
+        return self._model.log_prob_many(items)
+
+
 def score_answer(corpus: Corpus, request: ModelRequest, item, model=None, fit=None) -> dict:
     """log p(item) (nats, END included) and the NLL per token of one item."""
     item = parse_name(item, "the item")
     model = _model_for(corpus, request, model, fit)
-    result = evaluate(model, [item])
     log_prob = float(model.log_prob(item))
+    result = evaluate(_ScoredOnce(model, item, log_prob), [item])  # no second scoring pass
     return header(corpus, request, None) | {
         "item": item,
         "log_prob": log_prob,
