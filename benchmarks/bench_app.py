@@ -376,22 +376,25 @@ def memory_with_everything_fitted(browser, server: Server, corpora: list[str]) -
 # ------------------------------------------------------------------ 3. uploads
 UPLOAD_MB = 24.9  # as bench_memory.py: just under the 25 MB limit
 UPLOAD_PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from streamlit.testing.v1 import AppTest
-def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak():  # VmHWM: this process's own peak RSS; ru_maxrss would keep the parent's across exec
+    status = Path('/proc/self/status').read_text()
+    return int(status.split('VmHWM:')[1].split()[0]) / 1024
 path = Path(sys.argv[1])
 started, start = time.perf_counter(), peak()
 at = AppTest.from_file('app.py', default_timeout=300).run()
 at.switch_page('pages/4_Corpora.py').run()
 at.file_uploader(key='corpora/file').upload(path.name, path.read_bytes(), 'text/plain').run()
-next(b for b in at.button if b.label == 'Use this corpus').click().run()
 uploaded = peak()
+next(b for b in at.button if b.label == 'Use this corpus').click().run()
+read = peak()
 use = [m.value for m in at.success] + ['error: ' + m.value for m in at.error]
 selected = at.sidebar.selectbox(key='_corpus').value
 at.switch_page('pages/1_Generate.py').run()
 items = len(at.data_editor[0].value) if at.data_editor else 0
-print(json.dumps({'start': start, 'uploaded': uploaded, 'peak': peak(), 'seconds': time.perf_counter() - started,
+print(json.dumps({'start': start, 'uploaded': uploaded, 'read': read, 'peak': peak(), 'seconds': time.perf_counter() - started,
                   'use': use, 'selected': selected, 'errors': [m.value for m in at.error],
                   'warnings': [m.value for m in at.warning],
                   'exceptions': [str(e.value) for e in at.exception], 'items': items}))
@@ -422,6 +425,7 @@ def upload_memory(megabytes: float = UPLOAD_MB) -> list[list]:
                     f"{path.stat().st_size / 2**20:.1f}",
                     f"{r['start']:.0f}",
                     f"{r['uploaded']:.0f}",
+                    f"{r['read']:.0f}",
                     f"{r['peak']:.0f}",
                     f"{r['seconds']:.1f}",
                     (" / ".join(r["use"]) or "(nothing)")[:90],
@@ -433,16 +437,28 @@ def upload_memory(megabytes: float = UPLOAD_MB) -> list[list]:
 
 def uploads_report() -> None:
     """Part 3 alone: write results/bench_app_uploads.md."""
-    headers = ["tokens", "MB", "start MB", "after upload MB", "peak RSS MB", "wall s", "Corpora page", "Generate page"]
+    headers = [
+        "tokens",
+        "MB",
+        "start MB",
+        "uploaded MB",
+        "read MB",
+        "peak RSS MB",
+        "wall s",
+        "Corpora page",
+        "Generate page",
+    ]
     body = "\n".join(
         [
             "The app server (`AppTest`, in-process, as `streamlit run` runs the scripts) in a fresh "
             "process per token kind: open the Corpora page, upload the synthetic file of "
             "`bench_memory.py`, press *Use this corpus* (token kind inferred), then open Generate "
             "with the upload selected at the default settings (Markov chain, state size 3, no "
-            "smoothing, 20 items). Peak RSS is the process's `ru_maxrss`; *start MB* is before "
-            "the first script run (Python, streamlit and the benchmark's imports), *after upload* "
-            "once the corpus was read.",
+            "smoothing, 20 items). Memory is the process's own peak RSS (`VmHWM`; `ru_maxrss` "
+            "would report the parent's if larger, being kept across exec) after each step: *start* "
+            "before the first script run (Python and streamlit imported), *uploaded* once the "
+            "uploader holds the file, *read* once *Use this corpus* read it into a corpus, *peak* "
+            "at the end (the Generate page's fit and sampling included).",
             "",
             _common.table(headers, upload_memory()),
             "",
