@@ -16,15 +16,20 @@ Three measurements, all on the bundled corpora with the Markov model:
      is not counted);
    - server memory: the peak resident set (VmHWM) of the server process after every
      corpus was fitted at state sizes 1-4, unsmoothed and Kneser-Ney.
+3. With `--uploads` (only this part): the app server's peak memory for a 25 MB upload of
+   each token kind (the synthetic files of bench_memory.py), each in a fresh process:
+   upload on the Corpora page, use it, open Generate at the default settings.
 
-    python benchmarks/bench_app.py [--quick]
+    python benchmarks/bench_app.py [--quick | --uploads]
 
-Writes benchmarks/results/bench_app.md. Part 2 needs /usr/bin/chromium and playwright.
+Writes benchmarks/results/bench_app.md (--uploads: bench_app_uploads.md). Part 2 needs
+/usr/bin/chromium and playwright.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import socket
 import subprocess
@@ -368,6 +373,107 @@ def memory_with_everything_fitted(browser, server: Server, corpora: list[str]) -
     return {"models": fitted, **server.memory_mb()}
 
 
+# ------------------------------------------------------------------ 3. uploads
+UPLOAD_MB = 24.9  # as bench_memory.py: just under the 25 MB limit
+UPLOAD_PROBE = r"""
+import json, sys, time
+from pathlib import Path
+from streamlit.testing.v1 import AppTest
+def peak():  # VmHWM: this process's own peak RSS; ru_maxrss would keep the parent's across exec
+    status = Path('/proc/self/status').read_text()
+    return int(status.split('VmHWM:')[1].split()[0]) / 1024
+path = Path(sys.argv[1])
+started, start = time.perf_counter(), peak()
+at = AppTest.from_file('app.py', default_timeout=300).run()
+at.switch_page('pages/4_Corpora.py').run()
+at.file_uploader(key='corpora/file').upload(path.name, path.read_bytes(), 'text/plain').run()
+uploaded = peak()
+next(b for b in at.button if b.label == 'Use this corpus').click().run()
+read = peak()
+use = [m.value for m in at.success] + ['error: ' + m.value for m in at.error]
+selected = at.sidebar.selectbox(key='_corpus').value
+at.switch_page('pages/1_Generate.py').run()
+items = len(at.data_editor[0].value) if at.data_editor else 0
+print(json.dumps({'start': start, 'uploaded': uploaded, 'read': read, 'peak': peak(), 'seconds': time.perf_counter() - started,
+                  'use': use, 'selected': selected, 'errors': [m.value for m in at.error],
+                  'warnings': [m.value for m in at.warning],
+                  'exceptions': [str(e.value) for e in at.exception], 'items': items}))
+"""
+
+
+def upload_memory(megabytes: float = UPLOAD_MB) -> list[list]:
+    """Rows of the upload table: per token kind, the app server's peak RSS in a fresh process."""
+    import bench_memory
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for kind in ("characters", "words", "notes"):
+            path = bench_memory.synthetic(kind, megabytes, Path(folder))
+            done = subprocess.run(
+                [sys.executable, "-c", UPLOAD_PROBE, str(path)], capture_output=True, text=True, cwd=ROOT, check=True
+            )
+            r = json.loads(done.stdout.splitlines()[-1])
+            if r["exceptions"]:
+                shown = "exception: " + r["exceptions"][0]
+            elif r["errors"]:
+                shown = "st.error: " + r["errors"][0]
+            else:
+                shown = f"{r['items']} items" + "".join(f"; st.warning: {w}" for w in r["warnings"])
+            rows.append(
+                [
+                    kind,
+                    f"{path.stat().st_size / 2**20:.1f}",
+                    f"{r['start']:.0f}",
+                    f"{r['uploaded']:.0f}",
+                    f"{r['read']:.0f}",
+                    f"{r['peak']:.0f}",
+                    f"{r['seconds']:.1f}",
+                    (" / ".join(r["use"]) or "(nothing)")[:90],
+                    shown.replace("\n", " ")[:140],
+                ]
+            )
+    return rows
+
+
+def uploads_report() -> None:
+    """Part 3 alone: write results/bench_app_uploads.md."""
+    headers = [
+        "tokens",
+        "MB",
+        "start MB",
+        "uploaded MB",
+        "read MB",
+        "peak RSS MB",
+        "wall s",
+        "Corpora page",
+        "Generate page",
+    ]
+    body = "\n".join(
+        [
+            "The app server (`AppTest`, in-process, as `streamlit run` runs the scripts) in a fresh "
+            "process per token kind: open the Corpora page, upload the synthetic file of "
+            "`bench_memory.py`, press *Use this corpus* (token kind inferred), then open Generate "
+            "with the upload selected at the default settings (Markov chain, state size 3, no "
+            "smoothing, 20 items). Memory is the process's own peak RSS (`VmHWM`; `ru_maxrss` "
+            "would report the parent's if larger, being kept across exec) after each step: *start* "
+            "before the first script run (Python and streamlit imported), *uploaded* once the "
+            "uploader holds the file, *read* once *Use this corpus* read it into a corpus, *peak* "
+            "at the end (the Generate page's fit and sampling included).",
+            "",
+            _common.table(headers, upload_memory()),
+            "",
+            "documented budget: one fit ≤ TNAAS_FIT_BUDGET_MB (500 MB); Community Cloud gives an app 1 GB",
+        ]
+    )
+    _common.write_result(
+        "bench_app_uploads",
+        "App server memory for a 25 MB upload",
+        body,
+        "python benchmarks/bench_app.py --uploads",
+        timing=False,
+    )
+
+
 # ------------------------------------------------------------------ report
 def summary_rows(times: dict[str, list[float]]) -> list[list]:
     rows = []
@@ -383,7 +489,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two corpora, one interaction each (a smoke run)")
     parser.add_argument("--interactions", type=int, default=3, help="measured interactions per page and setting")
+    parser.add_argument("--uploads", action="store_true", help="only part 3: server memory for 25 MB uploads")
     args = parser.parse_args()
+    if args.uploads:
+        uploads_report()
+        return
     from tnaas.data.corpus import bundled_names
 
     corpora = ["pokemon", "sonnets"] if args.quick else bundled_names()
