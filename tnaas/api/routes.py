@@ -218,6 +218,7 @@ async def sounds_like(request: Request):
     values = _query(request)
 
     def work():
+        _refuse_others(values, ["name"], "sounds-like")
         own, _ = _split(values, ["name"])
         return service.sounds_like_answer(own["name"])
 
