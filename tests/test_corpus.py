@@ -403,6 +403,27 @@ def test_a_control_character_anywhere_is_refused_with_its_line(char):
     )
 
 
+@pytest.mark.parametrize("char", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_a_bidirectional_control_is_refused_with_its_line(char):
+    lines = [*FILLER, f"late{char}name", *NAMES]
+    message = one_line_error(lambda: read_upload(lines_bytes(lines), "names.txt"))
+    assert message.startswith(
+        f"names.txt contains a bidirectional control character (U+{ord(char):04X}) on line {len(FILLER) + 1:,}:"
+    )
+
+
+def test_other_characters_near_the_bidi_controls_are_kept():
+    # en dash, zero-width joiner, superscript four: same UTF-8 lead bytes, not controls
+    corpus = read_upload(lines_bytes(["a\u2013b", "c\u200dd", "e\u2074f", *NAMES]), "names.txt")
+    assert list(corpus.items[:3]) == ["a\u2013b", "c\u200dd", "e\u2074f"]
+
+
+def test_a_bidirectional_control_in_free_text_is_refused():
+    from tnaas.validation import check_text
+
+    assert "bidirectional control" in one_line_error(lambda: check_text("ab\u202ecd", "pattern", 100))
+
+
 def test_a_late_control_character_in_a_csv_is_refused():
     rows = ["name,type", *[f"{n},x" for n in FILLER], "bad\x1b[31m,x"]
     assert "control character (U+001B)" in one_line_error(lambda: read_upload(csv_bytes(rows), "n.csv", column="name"))

@@ -8,6 +8,7 @@ over-long text get one short message wherever they come from.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -15,6 +16,10 @@ from tnaas.errors import TnaasError
 
 MAX_SAMPLES = 100_000  # per call: more than anyone reads, few enough to stay responsive
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 10.0
+
+# Bidirectional controls make a text display in another order than it reads ("Trojan
+# Source"): refused in every free-text input and every file.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def rng_from(random_state) -> np.random.Generator:
@@ -95,4 +100,6 @@ def check_text(text, name: str, max_chars: int, *, allow_empty: bool = False) ->
         raise TnaasError(f"{name} is empty")
     if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029" for ch in text):
         raise TnaasError(f"{name} contains a line break or a control character")
+    if BIDI_CONTROLS.search(text):
+        raise TnaasError(f"{name} contains a bidirectional control character (U+202A-U+202E, U+2066-U+2069)")
     return text

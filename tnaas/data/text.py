@@ -3,7 +3,8 @@
 The WHOLE content is checked (not a prefix): a NUL byte anywhere means a binary file, and
 any other control character (C0 except tab, newline and carriage return; DEL; C1
 U+0080-U+009F, including NEL, vertical tab and form feed) is refused with its line
-number. The checks run in C (`bytes.translate`, `in`) so they cost a few milliseconds on
+number, and so is a bidirectional control (U+202A-U+202E, U+2066-U+2069): it makes a
+generated item display in another order than it reads ("Trojan Source"). The checks run in C (`bytes.translate`, `in`) so they cost a few milliseconds on
 a 25 MB file.
 """
 
@@ -16,6 +17,7 @@ import zlib
 
 from tnaas.data.reader import format_size, too_large
 from tnaas.errors import TnaasError
+from tnaas.validation import BIDI_CONTROLS
 
 _C0_AND_DEL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # the same set, on text (error path)
@@ -68,6 +70,14 @@ def decode(data: bytes, filename: str, limit: int) -> str:
             f"{filename} contains a control character (U+{ord(found.group()):04X}) on line {line:,}: "
             "is it a binary file?"
         )
+    if b"\xe2\x80" in data or b"\xe2\x81" in data:  # the UTF-8 lead bytes of U+2000-U+207F
+        found = BIDI_CONTROLS.search(text)
+        if found:
+            line = len(split_lines(text[: found.start()]))
+            raise TnaasError(
+                f"{filename} contains a bidirectional control character (U+{ord(found.group()):04X}) on line "
+                f"{line:,}: it would make items display in another order than they read; remove it"
+            )
     return text
 
 
