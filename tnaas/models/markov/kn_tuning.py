@@ -136,9 +136,7 @@ class HeldOutObjective:
     `held_out` are the n-gram counts of the validation items (same vocabulary and order).
     """
 
-    def __init__(
-        self, trie: HistoryTrie, held_out, n_classes: int = N_CLASSES, lower_order_counts=None, n_rows=None
-    ):
+    def __init__(self, trie: HistoryTrie, held_out, n_classes: int = N_CLASSES, lower_order_counts=None, n_rows=None):
         k = trie.counts.state_size
         self.k, self.n_classes = k, n_classes
         self.n_rows = k + 1 if n_rows is None else n_rows
