@@ -109,6 +109,8 @@ def _save_markov(model) -> tuple[dict, dict]:
     arrays, facts = _save_facts(model)
     counts = model.counts_
     arrays |= {"contexts": counts.contexts, "next_ids": counts.next_ids, "counts": counts.counts}
+    if getattr(model, "kn_discounts_", None) is not None:  # tuned: not recomputable from the counts
+        arrays["kn_discounts"] = np.asarray(model.kn_discounts_, dtype=np.float64)
     trie = model.trie_
     for field in dataclasses.fields(trie):
         value = getattr(trie, field.name)
@@ -190,6 +192,15 @@ def _load_markov(params: dict, facts: dict, arrays: dict):
     ):
         raise TnaasError("artifact is corrupt: the Markov counts do not fit its vocabulary and state size")
     counts = NgramCounts(model.vocabulary_, int(model.state_size), contexts, next_ids, counts)
+    model.kn_discounts_ = None
+    if "kn_discounts" in arrays:
+        from tnaas.models.markov.kn_tuning import check_discounts
+
+        try:
+            model.kn_discounts_ = check_discounts(_array(arrays, "kn_discounts", np.float64, 2), model.state_size)
+        except TnaasError:
+            raise TnaasError("artifact is corrupt: the Kneser-Ney discounts are not a valid table") from None
+        model.discounts = "tuned"
     if not _restore_compiled(model, counts, facts, arrays):
         model._compile(counts)
     return model

@@ -1,6 +1,7 @@
 """Interpolated modified Kneser-Ney smoothing of a Markov chain, as an automaton.
 
-Chen & Goodman's modified KN: three discounts per order (for counts 1, 2 and 3+),
+Chen & Goodman's modified KN: three discounts per order (for counts 1, 2 and 3+; their
+closed-form estimate, or a table chosen on validation data by `kn_tuning`),
 continuation counts below the top order (histories that start with BEGIN included: raw
 counts there predict held-out items worse, see benchmarks/results/bench_nll.md), and a
 uniform distribution over tokens + END at the bottom. Every known token gets a positive
@@ -18,6 +19,7 @@ import numpy as np
 
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import Edges, LazyEdges
+from tnaas.models.markov.kn_tuning import check_discounts, count_class, discount_rows, kn_levels
 from tnaas.models.markov.ngram import HistoryTrie
 
 MAX_DENSE_CELLS = 30_000_000  # states x tokens of one expansion (~240 MB of float64)
@@ -60,39 +62,28 @@ class KneserNeyAutomaton:
     gives END zero (renormalised) unless an empty item was seen.
     """
 
-    def __init__(self, trie: HistoryTrie):
+    def __init__(self, trie: HistoryTrie, discounts: np.ndarray | None = None):
         self.trie = trie
         self.vocabulary = trie.counts.vocabulary
         self.n_states = trie.n_nodes
         self.k = trie.counts.state_size
         self.n_outcomes = len(self.vocabulary) + 1  # tokens + END
         n = trie.n_nodes
-        node = np.repeat(np.arange(n), np.diff(trie.edge_start))
-        token = trie.edge_token.copy()
-        raw = trie.edge_count.astype(np.float64)
-        rows_node, rows_token, rows_count = [], [], []
-        self.discounts = np.zeros((self.k + 1, 3))
-        for j in range(self.k, -1, -1):
-            if j < self.k:  # marginalise order j+1 onto parents
-                key = trie.parent[node] * self.n_outcomes + token
-                pairs, group = np.unique(key, return_inverse=True)
-                raw = np.bincount(group, weights=raw)
-                distinct = np.bincount(group).astype(np.float64)
-                node, token = pairs // self.n_outcomes, pairs % self.n_outcomes
-                used = self._lower_order_counts(node, raw, distinct)
-            else:
-                used = raw
-            self.discounts[j] = modified_discounts(used)
-            rows_node.append(node)
-            rows_token.append(token)
-            rows_count.append(used)
+        levels = kn_levels(trie, self._lower_order_counts)  # orders k..0
+        if discounts is None:  # Chen & Goodman's closed form, per order
+            self.discounts = np.array([modified_discounts(used) for _, _, used in levels[::-1]])
+        else:  # chosen elsewhere (`kn_tuning`): (k + 1, classes), each class r in (0, r + 1]
+            self.discounts = check_discounts(discounts, self.k)
+        rows_node = [node for node, _, _ in levels]
+        rows_token = [token for _, token, _ in levels]
+        rows_count = [used for _, _, used in levels]
         node = np.concatenate(rows_node)
         token = np.concatenate(rows_token)
         count = np.concatenate(rows_count)
         order = np.lexsort((token, node))
         node, token, count = node[order], token[order], count[order]
-        d = self.discounts[self.trie.order[node]]
-        discount = np.where(count >= 3, d[:, 2], np.where(count == 2, d[:, 1], d[:, 0]))
+        classes = count_class(count, self.discounts.shape[1])
+        discount = self.discounts[discount_rows(trie, len(self.discounts))[node], classes]
         total = np.bincount(node, weights=count, minlength=n)
         if (total[np.unique(node)] <= 0).any() or total[0] <= 0:
             raise TnaasError("cannot smooth an empty chain")

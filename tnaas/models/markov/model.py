@@ -9,11 +9,15 @@ from tnaas.inference.completion import END_KEY
 from tnaas.models.base import AutomatonModel, Heatmap
 from tnaas.models.markov.budget import check_fit_budget
 from tnaas.models.markov.chain import ChainAutomaton
+from tnaas.models.markov.kn_tuning import tuned_discounts
 from tnaas.models.markov.kneser_ney import KneserNeyAutomaton
 from tnaas.models.markov.markovify_json import chain_json, parse_chain
 from tnaas.models.markov.ngram import MAX_STATE_SIZE, MIN_STATE_SIZE, HistoryTrie, NgramCounts, count_ngrams
 
 SMOOTHINGS = {"none": ChainAutomaton, "kneser-ney": KneserNeyAutomaton}
+# Kneser-Ney discounts: Chen & Goodman's estimate from the counts, or chosen on a seeded
+# validation tenth of the training items (`kn_tuning`; benchmarks/results/bench_nll.md).
+DISCOUNTS = ("closed-form", "tuned")
 
 
 class MarkovModel(AutomatonModel):
@@ -21,7 +25,10 @@ class MarkovModel(AutomatonModel):
 
     With `smoothing="none"` it is exactly markovify's `Chain` (same states, counts and
     probabilities); `"kneser-ney"` gives every known token a positive probability after
-    every history (interpolated modified Kneser-Ney).
+    every history (interpolated modified Kneser-Ney), with `discounts="closed-form"`
+    (Chen & Goodman's estimate) or `"tuned"` (chosen on a validation tenth of the training
+    items, then the whole corpus refitted with them; `kn_tuning`). The discounts in use are
+    `kn_discounts_` (None: the closed form).
 
     >>> from tnaas.data.corpus import load_bundled
     >>> model = MarkovModel(state_size=3).fit(load_bundled("pokemon"))
@@ -31,9 +38,10 @@ class MarkovModel(AutomatonModel):
 
     name = "markov"
 
-    def __init__(self, state_size: int = 3, smoothing: str = "none"):
+    def __init__(self, state_size: int = 3, smoothing: str = "none", discounts: str = "closed-form"):
         self.state_size = state_size
         self.smoothing = smoothing
+        self.discounts = discounts
 
     @property
     def smoothed(self) -> bool:
@@ -46,6 +54,8 @@ class MarkovModel(AutomatonModel):
             raise TnaasError(f"state size must be a whole number from {MIN_STATE_SIZE} to {MAX_STATE_SIZE}, not {k!r}")
         if self.smoothing not in SMOOTHINGS:
             raise TnaasError(f"unknown smoothing {self.smoothing!r}: choose {' or '.join(SMOOTHINGS)}")
+        if not isinstance(self.discounts, str) or self.discounts not in DISCOUNTS:
+            raise TnaasError(f"unknown discounts {str(self.discounts)[:20]!r}: choose {' or '.join(DISCOUNTS)}")
 
     def fit(self, corpus, progress=None) -> MarkovModel:
         """Count the corpus's transitions (markovify's `Chain.build`, vectorised).
@@ -56,13 +66,19 @@ class MarkovModel(AutomatonModel):
         counts = count_ngrams(corpus.encoded, int(self.state_size))
         check_fit_budget(counts, self.smoothing)  # before the trie and tables are allocated
         self._remember_corpus(corpus)
+        self.kn_discounts_ = None
+        if self.smoothing == "kneser-ney" and self.discounts == "tuned":
+            self.kn_discounts_ = tuned_discounts(corpus.encoded, int(self.state_size))
         self._compile(counts)
         return self
 
     def _compile(self, counts: NgramCounts) -> None:
         self.counts_ = counts
         self.trie_ = HistoryTrie.build(counts)
-        self.automaton_ = SMOOTHINGS[self.smoothing](self.trie_)
+        if self.smoothing == "kneser-ney":
+            self.automaton_ = KneserNeyAutomaton(self.trie_, getattr(self, "kn_discounts_", None))
+        else:
+            self.automaton_ = SMOOTHINGS[self.smoothing](self.trie_)
 
     def inspect(self, limit: int = 20) -> list[Heatmap]:
         """The transition matrix: for the `limit` most frequent states (token x token at

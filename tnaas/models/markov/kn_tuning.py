@@ -1,0 +1,303 @@
+"""Kneser-Ney discounts chosen on a validation split instead of Chen & Goodman's estimate.
+
+`tuned_discounts(encoded, k)` holds out a deterministic, seeded tenth of the items, counts the
+rest, and minimises the held-out negative log-likelihood over the discounts D[j, r] (order j,
+count class r: counts 1, 2, 3+), each in (0, r], the ceiling keeping every discounted count
+c - D >= 0. The caller then fits the full corpus with those discounts.
+
+The held-out likelihood is cheap to evaluate for any discounts: for each distinct held-out
+(history, token) pair and each order j, the counts that enter the interpolation (c(h_j, w),
+c(h_j) and the number of tokens of each class after h_j) do not depend on D, and
+
+    p_j = (c_j - D_j[class(c_j)]) / c(h_j) + p_(j-1) * sum_r D_j[r] N_r(h_j) / c(h_j)
+
+is affine in each order's discounts. So the negative log-likelihood is convex in each order's
+block and its gradient is exact and cheap; it is minimised by projected Gauss-Newton (the
+Hessian's outer-product part, exact within a block) with a backtracking line search, from the
+closed-form discounts, accepting only steps that lower it: the result is never worse than
+the closed form on the validation split. Deterministic: same items, same discounts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.data.tokens import Encoded
+from tnaas.errors import TnaasError
+from tnaas.models.markov.ngram import HistoryTrie, count_ngrams
+
+N_CLASSES = 3  # count classes 1, 2, 3+ (Chen & Goodman)
+VALIDATION_FRACTION = 0.1
+VALIDATION_SEED = 0
+MIN_VALIDATION_ITEMS = 5  # fewer held-out items than this: keep the closed form
+LOWEST = 1e-3  # a discount of 0 would leave the history no mass for lower orders
+MAX_ITERATIONS = 50
+
+
+def kn_levels(trie: HistoryTrie, lower_order_counts=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The counts Kneser-Ney uses at each order j = k..0: [(node, token, count), ...].
+
+    Order k: raw counts c(h w) of the trie's edges; below, per (history, token) the counts
+    marginalised onto the history minus its first token, then `lower_order_counts(node, raw,
+    distinct)` (default: continuation counts, `distinct`). Arrays of one level share a length.
+    """
+    n_outcomes = len(trie.counts.vocabulary) + 1
+    lower = lower_order_counts or (lambda node, raw, distinct: distinct)
+    node = np.repeat(np.arange(trie.n_nodes), np.diff(trie.edge_start))
+    token = trie.edge_token.astype(np.int64)
+    raw = trie.edge_count.astype(np.float64)
+    levels = [(node, token, raw)]
+    for _ in range(trie.counts.state_size):
+        key = trie.parent[node] * n_outcomes + token
+        pairs, group = np.unique(key, return_inverse=True)
+        raw = np.bincount(group, weights=raw)
+        distinct = np.bincount(group).astype(np.float64)
+        node, token = pairs // n_outcomes, pairs % n_outcomes
+        levels.append((node, token, lower(node, raw, distinct)))
+    return levels
+
+
+def count_class(count: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """Class index 0..n_classes-1 of each count (1, 2, ..., n_classes+); counts are >= 1."""
+    return np.minimum(np.asarray(count), n_classes).astype(np.int64) - 1
+
+
+def ceilings(n_classes: int = N_CLASSES) -> np.ndarray:
+    """The largest discount of each count class r = 1, 2, ...: r, so no count goes negative."""
+    return np.arange(1, n_classes + 1, dtype=np.float64)
+
+
+def discount_rows(trie: HistoryTrie, n_rows: int) -> np.ndarray:
+    """The row of the discount table each trie node uses (int64 (nodes,)): its order, and
+    with 2k + 1 rows, k + its order for the histories that start with BEGIN."""
+    k = trie.counts.state_size
+    rows = trie.order.astype(np.int64)
+    if n_rows == 2 * k + 1:
+        rows = rows + k * (trie.first == trie.counts.begin_id)
+    return rows
+
+
+def check_discounts(discounts, k: int) -> np.ndarray:
+    """`discounts` as float64 (k + 1 or 2k + 1 rows, classes) with count class r's values in
+    (0, r], or one `TnaasError` saying what is wrong. Row j is order j; with 2k + 1 rows,
+    row k + j is the order-j histories that start with BEGIN (see `discount_rows`)."""
+    try:
+        d = np.array(discounts, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TnaasError("Kneser-Ney discounts must be numbers") from None
+    if d.ndim != 2 or d.shape[0] not in (k + 1, 2 * k + 1) or not 1 <= d.shape[1] <= 10:
+        raise TnaasError(f"Kneser-Ney discounts must be a table of {k + 1} or {2 * k + 1} rows x 1-10 count classes")
+    if not np.isfinite(d).all() or (d <= 0).any() or (d > ceilings(d.shape[1])).any():
+        raise TnaasError("each Kneser-Ney discount for count class r must be in (0, r] (r = 1, 2, ...)")
+    return d
+
+
+def closed_form(counts: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """Chen & Goodman's D_r = r - (r + 1) Y n_(r+1) / n_r, Y = n_1 / (n_1 + 2 n_2), for the
+    classes 1..n_classes (the last one: n_classes or more) of one order's counts (float64 (C,)).
+
+    Where the count-of-counts are too sparse: r / 2 (0.5, 1.0, 1.5, ... as SRILM's default).
+    """
+    n = np.array([(counts == r).sum() for r in range(1, n_classes + 2)], dtype=np.float64)
+    r = np.arange(1, n_classes + 1, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = n[0] / (n[0] + 2 * n[1])
+        d = r - (r + 1) * y * n[1:] / n[:-1]
+    bad = (n[:-1] == 0) | (n[1:] == 0) | (n[0] == 0) | ~np.isfinite(d) | (d <= 0)
+    d[bad] = r[bad] / 2
+    return np.minimum(d, r)
+
+
+def split_items(n_items: int, fraction: float = VALIDATION_FRACTION, seed: int = VALIDATION_SEED):
+    """(fitting item indices, validation item indices), a seeded shuffle (int64 arrays)."""
+    order = np.random.default_rng(seed).permutation(n_items)
+    n_val = int(round(n_items * fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def subset(encoded: Encoded, items: np.ndarray) -> Encoded:
+    """The given items of `encoded`, over the same vocabulary (so token ids agree)."""
+    lengths = np.diff(encoded.offsets)[items]
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if len(items):
+        starts = encoded.offsets[items]
+        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]))
+        ids = encoded.ids[index]
+    else:
+        ids = encoded.ids[:0]
+    return Encoded(encoded.vocabulary, ids, offsets)
+
+
+class HeldOutObjective:
+    """The held-out NLL (nats, summed) of Kneser-Ney over a fitted trie, as a function of the
+    discounts D (float64 (k + 1, n_classes)), with its gradient.
+
+    `held_out` are the n-gram counts of the validation items (same vocabulary and order).
+    """
+
+    def __init__(self, trie: HistoryTrie, held_out, n_classes: int = N_CLASSES, lower_order_counts=None, n_rows=None):
+        k = trie.counts.state_size
+        self.k, self.n_classes = k, n_classes
+        self.n_rows = k + 1 if n_rows is None else n_rows
+        n_outcomes = len(trie.counts.vocabulary) + 1
+        self.uniform = 1.0 / n_outcomes
+        contexts = np.vstack([held_out.contexts, np.full((1, k), trie.counts.begin_id, dtype=np.int32)])
+        targets = np.r_[held_out.next_ids, trie.counts.end_id].astype(np.int64)
+        weights = np.r_[held_out.counts, 0].astype(np.float64)  # the last row: END after BEGIN
+        begin_rows = (contexts == trie.counts.begin_id).all(axis=1)
+        begin_rows[-1] = False
+        n_events = len(targets)
+        # per order j (column j): history node (-1 unseen), its count of the target, total, N_r
+        nodes = np.full((n_events, k + 1), -1, dtype=np.int64)
+        nodes[:, 0] = 0
+        for j in range(1, k + 1):
+            current = np.zeros(n_events, dtype=np.int64)
+            for i in range(k - j, k):
+                current = trie.child(current, contexts[:, i])
+                current = np.where(current >= 0, current, -1)
+            nodes[:, j] = current
+        self.seen = nodes >= 0
+        self.row = discount_rows(trie, self.n_rows)[np.maximum(nodes, 0)]
+        self.count = np.zeros((n_events, k + 1))
+        self.total = np.ones((n_events, k + 1))
+        self.per_class = np.zeros((n_events, k + 1, n_classes))
+        for level, (node, token, used) in enumerate(kn_levels(trie, lower_order_counts)):
+            j = k - level
+            here = self.seen[:, j]
+            h = nodes[here, j]
+            key = node * n_outcomes + token  # sorted: levels come ordered by (node, token)
+            order = np.argsort(key, kind="stable")
+            key, used_sorted = key[order], used[order]
+            want = h * n_outcomes + targets[here]
+            at = np.minimum(np.searchsorted(key, want), len(key) - 1)
+            self.count[here, j] = np.where(key[at] == want, used_sorted[at], 0.0)
+            totals = np.bincount(node, weights=used, minlength=trie.n_nodes)
+            self.total[here, j] = totals[h]
+            classes = np.zeros((trie.n_nodes, n_classes))
+            np.add.at(classes, (node, count_class(used, n_classes)), 1.0)
+            self.per_class[here, j] = classes[h]
+        self.klass = count_class(np.maximum(self.count, 1), n_classes)
+        self.has_count = self.count > 0
+        self.weights = weights
+        self.n_begin = float(weights[begin_rows].sum())
+        self.begin_rows = begin_rows
+        # END after BEGIN was seen in training (an empty item): no renormalisation
+        self.begin_scaled = trie.begin_state >= 0 and self.count[-1, k] == 0
+        self.n_tokens = float(weights.sum())
+
+    def _forward(self, d: np.ndarray):
+        k = self.k
+        n = len(self.weights)
+        rows = np.arange(n)
+        p = np.full(n, self.uniform)
+        below = np.empty((n, k + 1))  # p_(j-1) entering order j
+        gamma = np.ones((n, k + 1))
+        for j in range(k + 1):
+            below[:, j] = p
+            seen = self.seen[:, j]
+            t = self.total[:, j]
+            dj = d[self.row[:, j]]  # (events, classes)
+            g = np.einsum("ec,ec->e", self.per_class[:, j], dj) / t
+            a = np.where(self.has_count[:, j], self.count[:, j] - dj[rows, self.klass[:, j]], 0.0) / t
+            p = np.where(seen, a + g * p, p)
+            gamma[:, j] = np.where(seen, g, 1.0)
+        return p, below, gamma
+
+    def value_and_gradient(self, d: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(NLL in nats summed over held-out tokens, gradient (rows, C), per-event d log p / dD
+        (events, rows * C) for the Gauss-Newton matrix)."""
+        p, below, gamma = self._forward(d)
+        k, c = self.k, self.n_classes
+        # dp/dD_j[r] = prod_(i > j) gamma_i * (N_r p_(j-1) - [class = r, c > 0]) / c(h_j)
+        above = np.ones_like(gamma)
+        above[:, :-1] = np.cumprod(gamma[:, :0:-1], axis=1)[:, ::-1]
+        onehot = np.zeros((len(p), k + 1, c))
+        np.put_along_axis(onehot, self.klass[:, :, None], self.has_count[:, :, None].astype(np.float64), axis=2)
+        dp = (self.per_class * below[:, :, None] - onehot) / self.total[:, :, None]
+        dp *= (above * self.seen)[:, :, None]
+        width = self.n_rows * c  # each (event, order) adds its C derivatives to its row's
+        cell = (np.arange(len(p))[:, None, None] * width + self.row[:, :, None] * c + np.arange(c)).reshape(-1)
+        dp = np.bincount(cell, weights=dp.reshape(-1), minlength=len(p) * width).reshape(len(p), width)
+        with np.errstate(divide="ignore"):
+            log_p = np.log(p)
+        score = dp / p[:, None]  # d log p / dD
+        value = -float(self.weights @ log_p)
+        grad = -(self.weights @ score)
+        if self.begin_scaled:  # every first token is renormalised by 1 - p(END | BEGIN)
+            q = p[-1]
+            value += self.n_begin * np.log1p(-q)
+            grad -= self.n_begin * dp[-1] / (1 - q)
+            score = score.copy()
+            score[self.begin_rows] += dp[-1] / (1 - q)
+        return value, grad.reshape(self.n_rows, c), score
+
+    def value(self, d: np.ndarray) -> float:
+        """The NLL (nats, summed over held-out tokens) at discounts `d`."""
+        return self.value_and_gradient(d)[0]
+
+
+def minimise(objective: HeldOutObjective, start: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(discounts, NLL at start, NLL at the result): projected Gauss-Newton in the box
+    [LOWEST, r] from `start` (clipped into the box), never accepting a worse point."""
+    high = np.broadcast_to(ceilings(objective.n_classes), start.shape)
+    low = np.full(start.shape, LOWEST)
+    d = np.clip(start, low, high)
+    value, grad, score = objective.value_and_gradient(d)
+    first = value
+    for _ in range(MAX_ITERATIONS):
+        g = grad.reshape(-1)
+        x = d.reshape(-1)
+        # variables at a bound whose gradient pushes outward stay there
+        fixed = ((x <= low.reshape(-1) + 1e-12) & (g > 0)) | ((x >= high.reshape(-1) - 1e-12) & (g < 0))
+        free = ~fixed
+        if not free.any():
+            break
+        s = score[:, free]
+        # einsum, not `@`: BLAS threads make this tiny (free x events) product ~50x slower in CPU time
+        h = np.einsum("ei,ej->ij", s * objective.weights[:, None], s) + 1e-9 * np.eye(int(free.sum()))
+        step = np.zeros_like(g)
+        try:
+            step[free] = -np.linalg.solve(h, g[free])
+        except np.linalg.LinAlgError:
+            step[free] = -g[free]
+        t, improved = 1.0, False
+        for _ in range(30):
+            trial = np.clip(x + t * step, low.reshape(-1), high.reshape(-1)).reshape(d.shape)
+            trial_value, trial_grad, trial_score = objective.value_and_gradient(trial)
+            if np.isfinite(trial_value) and trial_value < value:
+                improved = True
+                break
+            t *= 0.5
+        if not improved:
+            break
+        gain = value - trial_value
+        d, value, grad, score = trial, trial_value, trial_grad, trial_score
+        if gain < 1e-7 * max(1.0, abs(value)):
+            break
+    return d, first, value
+
+
+def tuned_discounts(
+    encoded: Encoded,
+    state_size: int,
+    n_classes: int = N_CLASSES,
+    seed: int = VALIDATION_SEED,
+    lower_order_counts=None,
+    split_begin: bool = False,
+) -> np.ndarray | None:
+    """Discounts (float64 (state_size + 1, n_classes)) that minimise the NLL of a seeded
+    validation tenth of `encoded`'s items under Kneser-Ney fitted on the other nine tenths,
+    started from (and never worse there than) the closed form; None when the corpus is too
+    small to hold any out (fewer than `MIN_VALIDATION_ITEMS` validation items)."""
+    fit_items, val_items = split_items(len(encoded.offsets) - 1, seed=seed)
+    if len(val_items) < MIN_VALIDATION_ITEMS:
+        return None
+    trie = HistoryTrie.build(count_ngrams(subset(encoded, fit_items), state_size))
+    n_rows = 2 * state_size + 1 if split_begin else state_size + 1
+    held_out = count_ngrams(subset(encoded, val_items), state_size)
+    objective = HeldOutObjective(trie, held_out, n_classes, lower_order_counts, n_rows)
+    start = np.array([closed_form(used, n_classes) for _, _, used in kn_levels(trie, lower_order_counts)[::-1]])
+    if split_begin:
+        start = np.vstack([start, start[1:]])
+    return minimise(objective, start)[0]
