@@ -262,6 +262,10 @@ def page(title: str, icon: str) -> Selection:
 
 # ------------------------------------------------------------------ warm-up
 WARM_UP_ENV = "TNAAS_NO_WARM_UP"  # set (to anything) to skip the background warm-up, e.g. when measuring
+# The warm-up waits this long first: the page that started it is still being sent to the
+# browser (and drawn there, often on the same machine), and the warm-up's imports would
+# compete with that for the GIL and the CPU (measured: +0.5 s to the first render otherwise).
+WARM_UP_DELAY_S = 2.0
 _warm_up_started = threading.Event()
 
 
@@ -270,8 +274,8 @@ def warm_up() -> None:
     will need: import pandas, pyarrow and altair and the modules drawing tables and charts
     (~0.9 s of CPU), read the package-name indexes of the free-on check, load every bundled
     corpus and fit the default model on the default corpus. Pages call it as their last
-    statement, so it never delays the page being drawn (it shares the GIL with the script
-    thread) but runs while the user reads it. Best effort: a failure here only means that
+    statement, and it starts `WARM_UP_DELAY_S` later, so it does not delay the page being
+    drawn (it shares the GIL with the server) but runs while the user reads it. Best effort: a failure here only means that
     the page needing it does the work itself, as it would without a warm-up.
     """
     if _warm_up_started.is_set() or os.environ.get(WARM_UP_ENV):
@@ -283,6 +287,9 @@ def warm_up() -> None:
 def _warm() -> None:
     """The warm-up's work (see `warm_up`); touches no streamlit API, only imports and the
     library's own thread-safe caches (`load_bundled`'s lru_cache, the service's model cache)."""
+    import time
+
+    time.sleep(WARM_UP_DELAY_S)
     steps = (
         lambda: __import__("tnaas.app.tables"),  # pandas
         lambda: __import__("pyarrow"),  # what streamlit sends tables and chart data as
