@@ -46,3 +46,5 @@ st.caption(
     "Compare: models side by side on held-out items. Quiz: Pokémon or tech? "
     "Blend: names that sound like two corpora at once."
 )
+
+dashboard.warm_up()  # after the page is drawn: prepare what the other pages need

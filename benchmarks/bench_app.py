@@ -19,8 +19,13 @@ Three measurements, all on the bundled corpora with the Markov model:
 3. With `--uploads` (only this part): the app server's peak memory for a 25 MB upload of
    each token kind (the synthetic files of bench_memory.py), each in a fresh process:
    upload on the Corpora page, use it, open Generate at the default settings.
+4. With `--first-render` (only this part): the first render of every page (Blend included),
+   the app of commit `OLD_COMMIT` (checked out into a temporary `git worktree` outside the
+   repository, removed afterwards) against the working tree, alternating, `--reps` times
+   each; besides the wall time, the server process's CPU time from opening the URL to the
+   end of the first script run (/proc/PID/stat). Rewrites section 2 of bench_app.md.
 
-    python benchmarks/bench_app.py [--quick | --uploads]
+    python benchmarks/bench_app.py [--quick | --uploads | --first-render [--reps 3]]
 
 Writes benchmarks/results/bench_app.md (--uploads: bench_app_uploads.md). Part 2 needs
 /usr/bin/chromium and playwright.
@@ -30,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -54,9 +61,30 @@ PAGES = {
     "Quiz": "pages/6_Quiz.py",
 }
 URLS = {name: "/" if name == "Home" else "/" + name for name in PAGES}
+FIRST_RENDER_URLS = {**URLS, "Blend": "/Blend"}
+FIRST_RENDER_SCRIPTS = {**PAGES, "Blend": "pages/7_Blend.py"}
+# The first script run of one page in a fresh interpreter that has imported what a started
+# server has (streamlit's server and runtime, its component registry scanned), timed in
+# CPU seconds: the page's own cost without the browser, the websocket or other processes.
+FIRST_RUN_PROBE = r"""
+import json, os, sys, time
+import streamlit.runtime.scriptrunner, streamlit.web.server.server
+from streamlit.testing.v1 import AppTest
+from streamlit.components.v2.component_manager import BidiComponentManager
+at = AppTest.from_file(os.path.join(sys.argv[1], "app.py"), default_timeout=300)
+if sys.argv[2] != "app.py":
+    at.switch_page(sys.argv[2])
+registry = BidiComponentManager()  # a server scans at startup; AppTest would on its first run
+registry.discover_and_register_components(start_file_watching=False)
+at._bidi_component_manager = registry
+started = time.process_time()
+at.run()
+print(json.dumps({"cpu": time.process_time() - started, "exceptions": [str(e.value) for e in at.exception]}))
+"""
+OLD_COMMIT = "3d7acab"  # the app before issue 13 part 3 (lazy imports, background warm-up)
 LINEUP = ["markov k=2", "markov k=3", "markov k=3 kneser-ney", "markov k=5 kneser-ney"]  # fast to fit, for Compare
 STATE_SIZES = (1, 2, 3, 4)
-GOAL_MS, FIRST_RENDER_GOAL_S = 300, 3.0
+GOAL_MS, FIRST_RENDER_GOAL_S = 300, 1.5  # issue 13 part 3: 1.5 s (on a quiet machine)
 
 
 # ------------------------------------------------------------------ 1. in-process
@@ -122,7 +150,7 @@ def _apptest_interaction(at, page: str, i: int, k: int, examples):
 class Server:
     """`streamlit run app.py` on a free port; `stop()` ends only this process."""
 
-    def __init__(self):
+    def __init__(self, root: Path = ROOT):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -130,18 +158,25 @@ class Server:
         command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
         command += ["--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"]
         self.started = _common.clock()
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=tempfile.TemporaryFile(), stderr=subprocess.STDOUT)
+        env = {**os.environ, "PYTHONPATH": str(root)}  # that checkout's tnaas, not an installed one
+        self.process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=tempfile.TemporaryFile(), stderr=subprocess.STDOUT
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         import urllib.request
 
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        self.ready = _common.clock()
-                        return
-            except OSError:
-                time.sleep(0.1)
+        try:
+            for _ in range(600):
+                try:
+                    with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as response:
+                        if response.read() == b"ok":
+                            self.ready = _common.clock()
+                            return
+                except OSError:
+                    time.sleep(0.1)
+        except BaseException:  # e.g. Ctrl-C while waiting: leave no server behind
+            self.stop()
+            raise
         self.stop()
         raise SystemExit("streamlit did not start")
 
@@ -149,6 +184,11 @@ class Server:
         """VmRSS (now) and VmHWM (peak) of the server process, in MB."""
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return {key: int(re.search(rf"{key}:\s+(\d+) kB", status)[1]) / 1024 for key in ("VmRSS", "VmHWM")}
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (all its threads), seconds."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -218,23 +258,103 @@ class Wire:
         self.page.wait_for_timeout(100)
 
 
-def first_renders(browser) -> dict[str, float]:
-    """Seconds from opening each page's URL on a fresh server to its first finished script run."""
-    result = {}
-    for name, url in URLS.items():
-        server = Server()
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            wire = Wire(page)
-            started = _common.clock()
-            page.goto(server.url + url)
-            while not wire.finished:
-                page.wait_for_timeout(5)
-            result[name] = wire.finished[0] - started
-            page.close()
-        finally:
-            server.stop()
-    return result
+def first_renders(browser, root: Path = ROOT, urls: dict[str, str] = URLS) -> dict[str, tuple[float, float]]:
+    """Per page: (seconds from opening its URL on a fresh server to its first finished script
+    run, the server's CPU seconds over the same span)."""
+    return {name: first_render(browser, url, root) for name, url in urls.items()}
+
+
+def first_render(browser, url: str, root: Path = ROOT) -> tuple[float, float]:
+    """(wall s, server CPU s) of one page's first render on a fresh server run from `root`."""
+    server = Server(root)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        wire = Wire(page)
+        cpu, started = server.cpu_seconds(), _common.clock()
+        page.goto(server.url + url)
+        while not wire.finished:
+            page.wait_for_timeout(5)
+        wall, cpu = wire.finished[0] - started, server.cpu_seconds() - cpu
+        page.close()
+    finally:
+        server.stop()
+    return wall, cpu
+
+
+def first_run_cpu(script: str, root: Path = ROOT) -> float:
+    """CPU seconds of `script`'s first run in a fresh interpreter (see `FIRST_RUN_PROBE`), warm-up off."""
+    env = {**os.environ, "PYTHONPATH": str(root), "TNAAS_NO_WARM_UP": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN_PROBE, str(root), script],
+        capture_output=True, text=True, cwd=root, env=env, check=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout.splitlines()[-1])
+    if result["exceptions"]:
+        raise RuntimeError(f"{script} at {root}: {result['exceptions'][0]}")
+    return result["cpu"]
+
+
+def first_render_report(reps: int) -> None:
+    """Part 4 alone: first renders, `OLD_COMMIT` vs the working tree; rewrites section 2 of bench_app.md."""
+    from playwright.sync_api import sync_playwright
+
+    old_root = Path(tempfile.mkdtemp(prefix="tnaas-old-")) / "app"
+    subprocess.run(["git", "worktree", "add", "--detach", str(old_root), OLD_COMMIT], cwd=ROOT, check=True)
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {"old": {}, "new": {}}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for rep in range(reps):
+                for index, (name, url) in enumerate(FIRST_RENDER_URLS.items()):
+                    order = [("old", old_root), ("new", ROOT)]
+                    for which, root in order if (rep + index) % 2 == 0 else order[::-1]:
+                        if name == "Blend" and not (root / "pages" / "7_Blend.py").exists():
+                            continue
+                        wall, cpu = first_render(browser, url, root)
+                        script = first_run_cpu(FIRST_RENDER_SCRIPTS[name], root)
+                        runs[which].setdefault(name, []).append((wall, cpu, script))
+                        print(which, name, runs[which][name][-1], flush=True)
+            browser.close()
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=True)
+        shutil.rmtree(old_root.parent, ignore_errors=True)
+
+    def cell(which: str, name: str, part: int) -> str:
+        values = [r[part] for r in runs[which].get(name, [])]
+        return f"{_common.median(values):.2f}" if values else "n/a"
+
+    rows = [
+        [name] + [cell(which, name, part) for part in (0, 1, 2) for which in ("old", "new")]
+        for name in FIRST_RENDER_URLS
+    ]
+    headers = ["page"] + [
+        f"{what}, {version}"
+        for what in ("wall s", "server CPU s", "script CPU s (in-process)")
+        for version in (OLD_COMMIT, "now")
+    ]
+    section = "\n".join(
+        [
+            "## 2. In Chromium: first render of each page (fresh server each time)",
+            "",
+            "From opening the page's URL to the end of its first script run: Python imports, corpus "
+            f"load and model fit included. Goal: under {FIRST_RENDER_GOAL_S:g} s. Re-measured on "
+            f"{time.strftime('%Y-%m-%d')} by `python benchmarks/bench_app.py --first-render"
+            f"{f' --reps {reps}' if reps != 1 else ''}`: the app at commit {OLD_COMMIT} and now, in "
+            f"the same run, alternating, median of {reps}; server CPU s is the server process's "
+            "CPU time over the same span (the first script run, the session's setup, the static "
+            "files); script CPU s is the page's first run alone in a fresh interpreter (AppTest, "
+            "`FIRST_RUN_PROBE`, the background warm-up off). The machine's 2 cores were shared "
+            "with other jobs (and with Chromium): wall times are inflated, CPU times much less so.",
+            "",
+            _common.table(headers, rows),
+            "",
+        ]
+    )
+    path = _common.RESULTS / "bench_app.md"
+    text = path.read_text()
+    start, end = text.index("## 2. "), text.index("## 3. ")
+    path.write_text(text[:start] + section + "\n" + text[end:])
+    print(section)
 
 
 def _slider(page, label: str):
@@ -490,9 +610,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two corpora, one interaction each (a smoke run)")
     parser.add_argument("--interactions", type=int, default=3, help="measured interactions per page and setting")
     parser.add_argument("--uploads", action="store_true", help="only part 3: server memory for 25 MB uploads")
+    parser.add_argument("--first-render", action="store_true", help=f"only part 4: first renders, {OLD_COMMIT} vs now")
+    parser.add_argument("--reps", type=int, default=3, help="with --first-render: renders per page and version")
     args = parser.parse_args()
     if args.uploads:
         uploads_report()
+        return
+    if args.first_render:
+        first_render_report(args.reps)
         return
     from tnaas.data.corpus import bundled_names
 
@@ -532,7 +657,9 @@ def main() -> None:
             "From opening the page's URL to the end of its first script run: Python imports, corpus "
             f"load and model fit included. Goal: under {FIRST_RENDER_GOAL_S:g} s.",
             "",
-            _common.table(["page", "first render s"], [[name, seconds] for name, seconds in renders.items()]),
+            _common.table(
+                ["page", "first render s", "server CPU s"], [[name, *times] for name, times in renders.items()]
+            ),
             "",
             "## 3. In Chromium: warm reruns (websocket: rerun request to script finished)",
             "",

@@ -1,25 +1,34 @@
-"""HMM fit time and held-out NLL: hmmlearn's EM vs tnaas's vectorised Baum–Welch, side by side.
+"""HMM fit time and held-out NLL: hmmlearn's EM, tnaas's Baum–Welch before and now, side by side.
 
 For every bundled corpus except rhcp (110 lines), 10% of the items are held out
 (`train_test_split(corpus, 0.1, random_state=0)`) and a 16-state HMM is fitted on the rest
-twice, in the same process, alternating which goes first:
+by each of these, in the same process, rotating which goes first:
 
-- hmmlearn: the previous `HMMModel.fit`, i.e. `CategoricalHMM(implementation="scaling")`
-  with hmmlearn's own initialisation from the same derived seed and the same per-token
-  tolerance, its parameters then tidied into the same automaton;
-- tnaas: `HMMModel.fit` (`tnaas.models.hmm_em.baum_welch`).
+- hmmlearn (unless --no-hmmlearn): the first `HMMModel.fit`, i.e.
+  `CategoricalHMM(implementation="scaling")` with hmmlearn's own initialisation from the
+  same derived seed and the same per-token tolerance, its parameters then tidied into the
+  same automaton;
+- before: `HMMModel.fit` with the E-step of commit `OLD_COMMIT` (tnaas/models/hmm_em.py as
+  it was there, read with `git show` and loaded by path, so it lives only in this script);
+- now: `HMMModel.fit` (`tnaas.models.hmm_em.baum_welch`).
 
-Both are scored with `tnaas.tasks.evaluate.evaluate` (nats per held-out token, END
+All are scored with `tnaas.tasks.evaluate.evaluate` (nats per held-out token, END
 included). Times are wall clock and process CPU time of the fit alone (corpus building
-excluded); the table also gives the EM iterations and the largest parameter difference.
+excluded); the table also gives the EM iterations and the largest parameter difference
+from the current fit.
 
-    python benchmarks/bench_hmm.py [--corpora tech notes ...] [--states 16] [--reps 1]
+    python benchmarks/bench_hmm.py [--corpora tech notes ...] [--states 16] [--reps 1] [--no-hmmlearn]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import _common
 import numpy as np
@@ -30,6 +39,42 @@ from tnaas.tasks.evaluate import evaluate, train_test_split
 from tnaas.validation import rng_from
 
 CORPORA = ("pokemon", "ikea", "ipsum", "notes", "sonnets", "tech")
+OLD_COMMIT = "3d7acab"  # the E-step before issue 13 part 3's speed-ups
+
+
+def load_old_em(commit: str = OLD_COMMIT):
+    """tnaas/models/hmm_em.py as it was at `commit`, imported from a temporary file as its own module."""
+    source = subprocess.run(
+        ["git", "show", f"{commit}:tnaas/models/hmm_em.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=_common.ROOT,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / f"hmm_em_{commit}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def fit_with_em(em, corpus, hidden_states: int, iterations: int = 100, seed: int = DEFAULT_SEED) -> HMMModel:
+    """`HMMModel.fit` step for step, with the EM module `em` (`baum_welch`, `initial_parameters`)."""
+    model = HMMModel(hidden_states=hidden_states, iterations=iterations, random_state=seed)
+    model._check_params()
+    model._remember_corpus(corpus)
+    vocab_size = len(corpus.vocabulary)
+    symbols, lengths = _with_end(corpus.encoded.ids, corpus.encoded.offsets, vocab_size)
+    start, trans, emit = em.initial_parameters(hidden_states, vocab_size + 1, int(rng_from(seed).integers(2**32)))
+    result = em.baum_welch(symbols, lengths, start, trans, emit, iterations, TOL_PER_TOKEN * len(symbols))
+    start, trans, emit = _tidy(result.start, result.trans, result.emit)
+    model.startprob_, model.transmat_, model.emissionprob_ = start, trans, emit
+    model.n_iter_ = len(result.history)
+    model.train_nll_ = -float(result.history[-1]) / len(symbols)
+    model.automaton_ = HMMAutomaton(start, trans, emit, model.vocabulary_)
+    return model
 
 
 def fit_with_hmmlearn(corpus, hidden_states: int, iterations: int = 100, seed: int = DEFAULT_SEED) -> HMMModel:
@@ -71,67 +116,66 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="+", default=list(CORPORA))
     parser.add_argument("--states", type=int, default=16)
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--no-hmmlearn", action="store_true", help="skip hmmlearn (5-30x slower than the others)")
     args = parser.parse_args()
 
+    old_em = load_old_em()
+    fits = {
+        "hmmlearn": lambda train: fit_with_hmmlearn(train, args.states),
+        "before": lambda train: fit_with_em(old_em, train, args.states),
+        "now": lambda train: HMMModel(hidden_states=args.states, random_state=DEFAULT_SEED).fit(train),
+    }
+    if args.no_hmmlearn:
+        del fits["hmmlearn"]
+    names = list(fits)
     rows = []
     for index, name in enumerate(args.corpora):
         train, test = train_test_split(load_bundled(name), 0.1, random_state=0)
-        runs = {"hmmlearn": [], "tnaas": []}
-        fits = {
-            "hmmlearn": lambda train=train: fit_with_hmmlearn(train, args.states),
-            "tnaas": lambda train=train: HMMModel(hidden_states=args.states, random_state=DEFAULT_SEED).fit(train),
-        }
+        runs = {which: [] for which in names}
         for rep in range(args.reps):
-            order = ["hmmlearn", "tnaas"] if (index + rep) % 2 == 0 else ["tnaas", "hmmlearn"]
-            for which in order:
-                runs[which].append(timed(fits[which]))
-        old, new = runs["hmmlearn"][0][0], runs["tnaas"][0][0]
-        scores = {which: evaluate(model, test).nll_per_token for which, model in (("hmmlearn", old), ("tnaas", new))}
+            shift = (index + rep) % len(names)
+            for which in names[shift:] + names[:shift]:
+                runs[which].append(timed(lambda which=which, train=train: fits[which](train)))
+        models = {which: runs[which][0][0] for which in names}
+        now = models["now"]
+        wall = {w: _common.median([r[1] for r in runs[w]]) for w in names}
+        cpu = {w: _common.median([r[2] for r in runs[w]]) for w in names}
+        row = [name, f"{train.encoded.ids.size + len(train.items):,} / {len(test):,}"]
+        row.append(" / ".join(str(models[w].n_iter_) for w in names))
+        row += [f"{wall[w]:.2f} / {cpu[w]:.2f}" for w in names]
+        row.append(f"{_common.ratio(cpu['before'], cpu['now']):.2f}×")
+        row += [f"{evaluate(models[w], test).nll_per_token:.6f}" for w in names]
         diff = max(
-            np.abs(a - b).max()
-            for a, b in (
-                (old.startprob_, new.startprob_),
-                (old.transmat_, new.transmat_),
-                (old.emissionprob_, new.emissionprob_),
-            )
+            np.abs(getattr(models[w], p) - getattr(now, p)).max()
+            for w in names
+            for p in ("startprob_", "transmat_", "emissionprob_")
         )
-        wall = {w: _common.median([r[1] for r in runs[w]]) for w in runs}
-        cpu = {w: _common.median([r[2] for r in runs[w]]) for w in runs}
-        rows.append(
-            [
-                name,
-                f"{train.encoded.ids.size + len(train.items):,} / {len(test):,}",
-                f"{old.n_iter_} / {new.n_iter_}",
-                f"{wall['hmmlearn']:.2f} / {cpu['hmmlearn']:.2f}",
-                f"{wall['tnaas']:.2f} / {cpu['tnaas']:.2f}",
-                f"{_common.ratio(cpu['hmmlearn'], cpu['tnaas']):.1f}×",
-                f"{scores['hmmlearn']:.6f}",
-                f"{scores['tnaas']:.6f}",
-                f"{diff:.1e}",
-            ]
-        )
-        print(" | ".join(rows[-1]), flush=True)
+        row.append(f"{diff:.1e}")
+        rows.append(row)
+        print(" | ".join(row), flush=True)
 
     headers = [
         "corpus",
         "train tokens (END incl.) / test items",
-        "EM iterations (hmmlearn / tnaas)",
-        "hmmlearn fit s (wall / CPU)",
-        "tnaas fit s (wall / CPU)",
-        "speed-up (CPU)",
-        "held-out NLL/token, hmmlearn",
-        "held-out NLL/token, tnaas",
-        "max Δ parameter",
+        f"EM iterations ({' / '.join(names)})",
+        *[f"{w} fit s (wall / CPU)" for w in names],
+        "speed-up now vs before (CPU)",
+        *[f"held-out NLL/token, {w}" for w in names],
+        "max Δ parameter vs now",
     ]
     body = (
         f"{args.states} hidden states, at most 100 EM iterations, tolerance {TOL_PER_TOKEN} nats per token, "
         f"train seed {DEFAULT_SEED}; 10% held out with seed 0. Wall and CPU time of each fit "
-        f"(median of {args.reps}), both in the same process, alternating which runs first. "
+        f"(median of {args.reps}), all in the same process, rotating which runs first. "
+        f"`before` is tnaas/models/hmm_em.py at commit {OLD_COMMIT}, `now` the working tree. "
         "On a machine whose cores are shared with other jobs, CPU time is the steadier figure.\n\n"
         + _common.table(headers, rows)
     )
-    command = "python benchmarks/bench_hmm.py" + (f" --reps {args.reps}" if args.reps != 1 else "")
-    _common.write_result("bench_hmm", "HMM fitting: hmmlearn vs tnaas's vectorised Baum–Welch", body, command)
+    flags = (f" --reps {args.reps}" if args.reps != 1 else "") + (" --no-hmmlearn" if args.no_hmmlearn else "")
+    command = "python benchmarks/bench_hmm.py" + flags
+    _common.write_result(
+        "bench_hmm", "HMM fitting: hmmlearn vs tnaas's vectorised Baum–Welch, before and now", body, command
+    )
 
 
 if __name__ == "__main__":

@@ -124,3 +124,5 @@ with dashboard.user_errors():
     if selection.corpus.token_kind == "notes":
         st.subheader("Listen")
         dashboard.tune_player(items, "gen/tune")
+
+dashboard.warm_up()  # after the page is drawn: prepare what the other pages need

@@ -78,3 +78,5 @@ with dashboard.user_errors():
     if result.matches and kind == "notes":
         st.subheader("Listen")
         dashboard.tune_player([t["text"] for t in result.top], "complete/tune")
+
+dashboard.warm_up()  # after the page is drawn: prepare what the other pages need

@@ -48,3 +48,5 @@ top_n = control(right.slider, "Top tokens", "explore/top", 25, min_value=5, max_
 frequencies = dashboard.token_frequencies(corpus.content_hash, top_n, _corpus=corpus)
 dashboard.show_chart(charts.token_frequency_chart(frequencies, corpus.token_kind), right)
 dashboard.share_link(selection, "Explore", {"limit": limit, "context": context, "top": top_n})
+
+dashboard.warm_up()  # after the page is drawn: prepare what the other pages need

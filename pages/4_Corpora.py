@@ -57,3 +57,5 @@ dashboard.share_link(selection, "Corpora", {})
 for corpus in dashboard.session_uploads().values():
     with st.expander(f"📎 {corpus.title} ({len(corpus.items):,} items, {corpus.token_kind}, your upload)"):
         st.code("\n".join(dashboard.sample_items(corpus, 8)), language=None)
+
+dashboard.warm_up()  # after the page is drawn: prepare what the other pages need

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from tnaas.app import dashboard, lineup, score_charts, tables
+from tnaas.app import dashboard, lineup
 
 selection = dashboard.page("Compare", "⚖️")
 corpus = selection.corpus
@@ -60,6 +60,7 @@ if not shown or shown[0] != corpus.content_hash:
 if shown != request:
     st.caption("The settings above changed: click **Compare** for new results. Shown: the last comparison.")
 shown_settings = shown[1]
+from tnaas.app import score_charts, tables  # noqa: E402 (pandas and altair: not before there are results to show)
 
 with dashboard.user_errors():
     answer = dashboard.comparison(corpus, shown_settings)
@@ -100,3 +101,5 @@ with dashboard.user_errors():
         help="The same as `python -m tnaas compare --json` with these settings",
     )  # fmt: skip
     dashboard.share_link(selection, "Compare", shown_settings.link_values())
+
+dashboard.warm_up()  # after the page is drawn: prepare what the other pages need

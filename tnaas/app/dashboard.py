@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import threading
 from dataclasses import dataclass, fields
 
 import numpy as np
 import streamlit as st
 
 from tnaas import service
-from tnaas.app import audio, charts, hunt, links, shortlist, tables
+
+# No pandas or altair here (~0.8 s of CPU to import, half the first render of a page that
+# needs neither): `audio`, `charts`, `shortlist`, `tables` and `vega` import them, so they
+# are imported where used; the pages that draw tables and charts import them themselves.
+from tnaas.app import hunt, links
 from tnaas.app.examples import pattern_examples, sample_items
 from tnaas.app.length_choice import LENGTH_LABELS, target_length
 from tnaas.app.scoreboard import Scoreboard
 from tnaas.app.selection import Selection
-from tnaas.app.vega import vega_lite_spec
 from tnaas.data.corpus import MAX_FILE_BYTES, Corpus, bundled_names, csv_columns, load_bundled, manifest, read_upload  # noqa: F401 (pages)
 from tnaas.data.tokens import TOKEN_KINDS  # noqa: F401 (re-exported for the pages, which import only tnaas.app)
 from tnaas.errors import TnaasError
@@ -67,6 +72,8 @@ def user_errors():
 def show_chart(chart, where=None) -> None:
     """Draw an Altair chart at full width (in `where`, a container, or the page), unvalidated
     and with named Arrow datasets (see `tnaas.app.vega`)."""
+    from tnaas.app.vega import vega_lite_spec
+
     (where or st).vega_lite_chart(vega_lite_spec(chart), width="stretch")
 
 
@@ -251,6 +258,62 @@ def page(title: str, icon: str) -> Selection:
     st.set_page_config(page_title=f"{title} · TNaaS", page_icon=icon, layout="wide")
     apply_link(title)
     return sidebar()
+
+
+# ------------------------------------------------------------------ warm-up
+WARM_UP_ENV = "TNAAS_NO_WARM_UP"  # set (to anything) to skip the background warm-up, e.g. when measuring
+# The warm-up waits this long first: the page that started it is still being sent to the
+# browser (and drawn there, often on the same machine), and the warm-up's imports would
+# compete with that for the GIL and the CPU (measured: +0.5 s to the first render otherwise).
+WARM_UP_DELAY_S = 2.0
+_warm_up_started = threading.Event()
+
+
+def warm_up() -> None:
+    """Start, once per server process, a background thread that does now what other pages
+    will need: import pandas, pyarrow and altair and the modules drawing tables and charts
+    (~0.9 s of CPU), read the package-name indexes of the free-on check, load every bundled
+    corpus and fit the default model on the default corpus. Pages call it as their last
+    statement, and it starts `WARM_UP_DELAY_S` later, so it does not delay the page being
+    drawn (it shares the GIL with the server) but runs while the user reads it. Best effort: a failure here only means that
+    the page needing it does the work itself, as it would without a warm-up.
+    """
+    if _warm_up_started.is_set() or os.environ.get(WARM_UP_ENV):
+        return
+    _warm_up_started.set()
+    threading.Thread(target=_warm, name="tnaas-warm-up", daemon=True).start()
+
+
+def _warm() -> None:
+    """The warm-up's work (see `warm_up`); touches no streamlit API, only imports and the
+    library's own thread-safe caches (`load_bundled`'s lru_cache, the service's model cache)."""
+    import time
+
+    time.sleep(WARM_UP_DELAY_S)
+    steps = (
+        lambda: __import__("tnaas.app.tables"),  # pandas
+        lambda: __import__("pyarrow"),  # what streamlit sends tables and chart data as
+        lambda: __import__("tnaas.app.charts"),  # altair
+        lambda: __import__("tnaas.app.vega"),
+        lambda: __import__("tnaas.app.score_charts"),
+        lambda: __import__("tnaas.app.shortlist"),
+        lambda: __import__("tnaas.app.audio"),
+        _warm_availability,
+        *[lambda name=name: load_bundled(name) for name in bundled_names()],
+        lambda: service.fitted(load_bundled("pokemon"), ModelRequest.parse("markov", {}, load_bundled("pokemon"))),
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 (best effort: the page that needs it will do it, and report errors)
+            continue
+
+
+def _warm_availability() -> None:
+    """Read and index the offline package-name snapshots (the first free-on check costs ~0.4 s)."""
+    from tnaas.tasks import availability
+
+    availability.check("warmup")
 
 
 # ------------------------------------------------------------------ share links
@@ -487,6 +550,8 @@ def text_in(where, label: str, key: str, help: str) -> str:
 @cached_result
 def generation_table(model_key: tuple, items: tuple[str, ...], _model):
     """`tnaas.app.tables.generation_table`, cached per model and items."""
+    from tnaas.app import tables
+
     return tables.generation_table(_model, items)
 
 
@@ -601,12 +666,16 @@ def next_tokens(selection: Selection, model, context: str) -> dict:
 @cached_result
 def token_frequencies(content_hash: str, top: int, _corpus: Corpus):
     """The corpus's `top` most frequent tokens (see `charts.token_frequencies`), cached."""
+    from tnaas.app import charts
+
     return charts.token_frequencies(_corpus.items, _corpus.token_kind, top)
 
 
 @cached_result
 def tune_wav(item: str) -> bytes:
     """The tune synthesised as WAV bytes (cached)."""
+    from tnaas.app import audio
+
     return audio.wav_bytes(item)
 
 
@@ -616,6 +685,8 @@ def tune_player(items, key: str) -> None:
         return
     shorten = lambda s: s if len(s) < 70 else s[:67] + "…"  # noqa: E731
     item = st.selectbox("Tune to play", items, key=key, format_func=shorten, help="Notes as written")
+    from tnaas.app import audio, charts
+
     with user_errors():
         st.audio(tune_wav(item), format="audio/wav")
         show_chart(charts.piano_roll_chart(audio.piano_roll(item)))
@@ -729,6 +800,7 @@ def remember_origins(names, selection: Selection, settings: GenerateSettings) ->
 
 def shortlist_export(names: list[str], model) -> list[dict]:
     """The export rows of `names` (see `tnaas.app.shortlist.export_rows`), scored by `model`."""
+    from tnaas.app import shortlist
     from tnaas.tasks.similarity import nll_per_token
 
     def params_of(query: dict) -> dict:
@@ -743,6 +815,8 @@ def import_shortlist(data: bytes, filename: str) -> tuple[int, dict[str, str]]:
     """Add the names of an exported shortlist file to this session's shortlists (each under
     the corpus of its settings) and their origins; returns (names added, the last name's
     settings). A bad file raises `TnaasError` and changes nothing."""
+    from tnaas.app import shortlist
+
     pairs = shortlist.read_export(data, filename)
     added = 0
     for name, query in pairs:

@@ -6,8 +6,10 @@ availability column and near-miss notes of the generated table. No streamlit her
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only for the annotations: importing this module must stay cheap (the Home page)
+    import pandas as pd
 
 SORT_LABELS = {"random": "as drawn", "score": "most typical", "similarity": "most similar"}
 FREE_ON_LABELS = {"pypi": "PyPI", "npm": "npm", "cran": "CRAN"}

@@ -75,27 +75,55 @@ class PackedSequences:
 
     def workspace(self, n_states: int) -> Workspace:
         """Buffers for `e_step` with `n_states` hidden states (see `Workspace`)."""
-        rows = (self.n_rows, n_states)
-        cells = (self.symbols[:, None] * n_states + np.arange(n_states)).ravel()
-        beta = np.empty(rows)
-        for lo, hi, going_on in self.bounds:
-            beta[lo + going_on : hi] = 1.0  # the unscaled backward message where a sequence ends
-        return Workspace(np.empty(rows), np.empty(rows), beta, np.empty(self.n_rows), cells)
+        return Workspace(self, n_states)
 
 
-@dataclass
 class Workspace:
     """What one E-step writes, allocated once per fit: reusing it across iterations saves
-    allocating (and page-faulting) the lattices every time. `frame`, `fwd`, `beta`: float64
-    (N, H) (`beta` is 1 on the rows where a sequence ends, and stays so); `sums`: float64
-    (N,), the forward normalisers; `cells`: int64 (N·H,), the bin symbol·H + state of each
-    lattice entry, for summing posteriors per (symbol, state)."""
+    allocating (and page-faulting) the lattices every time.
 
-    frame: np.ndarray
-    fwd: np.ndarray
-    beta: np.ndarray
-    sums: np.ndarray
-    cells: np.ndarray
+    `frame`, `fwd`, `beta`: float64 (N, H) (`beta` is 1 on the rows where a sequence ends,
+    and stays so); `sums`, `logs`: float64 (N,), the forward normalisers and their logs;
+    `cells`: int64 (N·H,), the bin symbol·H + state of each lattice entry, for summing
+    posteriors per (symbol, state); `before`: int64 (N - n_0,), the row one step earlier
+    of every row after step 0 (n_0 = `first`, the rows of step 0), and `previous`
+    (N - n_0, H) the forward rows gathered there, so that ξ is one matrix product instead
+    of one per time step. `forward_steps` / `backward_steps` are the per-step slices as
+    views, made once: building ~10 slices per step per iteration costs ~1 µs each.
+    """
+
+    def __init__(self, packed: PackedSequences, n_states: int):
+        n_rows, bounds = packed.n_rows, packed.bounds
+        self.first = first = bounds[0][1]
+        rows = (n_rows, n_states)
+        self.frame, self.fwd, self.beta = np.empty(rows), np.empty(rows), np.empty(rows)
+        self.sums, self.logs = np.empty(n_rows), np.empty(n_rows)
+        self.cells = (packed.symbols[:, None] * n_states + np.arange(n_states)).ravel()
+        for lo, hi, going_on in bounds:
+            self.beta[lo + going_on : hi] = 1.0  # the unscaled backward message where a sequence ends
+        step = np.repeat(np.arange(packed.longest), packed.active)[first:]
+        self.before = np.arange(first, n_rows) - packed.active[step - 1]  # row r of step t+1 came from r - n_t
+        self.previous = np.empty((n_rows - first, n_states))
+        fwd, frame, beta, sums = self.fwd, self.frame, self.beta, self.sums
+        scratch = np.empty((first, n_states))  # the unnormalised forward rows of one step
+        # Forward step t: (fwd rows of t - 1 that go on, fwd rows of t, frame of t, sums of t
+        # and as a column, scratch rows).
+        self.forward_steps = [
+            (
+                fwd[before : before + hi - lo],
+                fwd[lo:hi],
+                frame[lo:hi],
+                sums[lo:hi],
+                sums[lo:hi, None],
+                scratch[: hi - lo],
+            )
+            for (before, _, _), (lo, hi, _) in zip(bounds, bounds[1:])
+        ]
+        # Backward step t, last first: (frame of t + 1, beta and frame of the rows of t that go on).
+        self.backward_steps = [
+            (frame[hi : hi + going_on], beta[lo : lo + going_on], frame[lo : lo + going_on])
+            for lo, hi, going_on in reversed(bounds[:-1])
+        ]
 
 
 @dataclass
@@ -115,53 +143,57 @@ def e_step(
     """Scaled forward–backward over every sequence at once; raises `EMBreakdown` on underflow.
 
     `start` (H,), `trans` (H, H), `emit` (H, F) float64; `work` from `packed.workspace(H)`
-    (made here if None). Every symbol must be in 0..F-1.
+    (made here if None). Every symbol must be in 0..F-1 (not checked here: `baum_welch`
+    checks, and the gathers clip).
     """
     n_states, n_symbols = emit.shape
     work = work if work is not None else packed.workspace(n_states)
-    frame, fwd, sums = work.frame, work.fwd, work.sums
-    bounds = packed.bounds
+    frame, fwd, sums, first = work.frame, work.fwd, work.sums, work.first
+    matmul, multiply, divide = np.matmul, np.multiply, np.divide  # local names: the loops call them ~2000 times
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        np.take(np.ascontiguousarray(emit.T), packed.symbols, axis=0, out=frame)  # (N, H): B[h, x] of each row's symbol
+        # (N, H): B[h, x] of each row's symbol. mode="clip" because take's default
+        # mode="raise" copies through a buffer when given `out` (4x slower here).
+        np.take(np.ascontiguousarray(emit.T), packed.symbols, axis=0, out=frame, mode="clip")
         # Forward: fwd[t] = normalise((fwd[t-1] @ A) * B[:, x_t]); sums[t] are the normalisers.
         # Row sums are products with a vector of ones: numpy's sum along a 16-wide axis is
-        # ~7x slower than the BLAS matrix-vector product.
+        # ~7x slower than the BLAS matrix-vector product. Each step also turns its frame
+        # rows into B / sums (what the backward pass needs) while they are in cache, and
+        # then fwd[t] = (fwd[t-1] @ A) * (B / sums) is a same-shape product: dividing by a
+        # broadcast column is the slow kind, and this way it is done once instead of twice.
         ones = np.ones(n_states)
-        lo, hi, _ = bounds[0]
-        np.multiply(start, frame[lo:hi], out=fwd[lo:hi])
-        np.matmul(fwd[lo:hi], ones, out=sums[lo:hi])
-        fwd[lo:hi] /= sums[lo:hi, None]
-        for (before, _, _), (lo, hi, _) in zip(bounds, bounds[1:]):
-            row = fwd[lo:hi]
-            np.matmul(fwd[before : before + hi - lo], trans, out=row)
-            row *= frame[lo:hi]
-            np.matmul(row, ones, out=sums[lo:hi])
-            row /= sums[lo:hi, None]
+        multiply(start, frame[:first], out=fwd[:first])
+        matmul(fwd[:first], ones, out=sums[:first])
+        frame[:first] /= sums[:first, None]
+        multiply(start, frame[:first], out=fwd[:first])
+        for previous, row, emitted, total, column, unnormalised in work.forward_steps:
+            matmul(previous, trans, out=row)
+            multiply(row, emitted, out=unnormalised)
+            matmul(unnormalised, ones, out=total)
+            divide(emitted, column, out=emitted)
+            multiply(row, emitted, out=row)
         if not sums.min() >= MIN_ROW_SUM:  # also catches NaN
             raise EMBreakdown("the forward pass underflowed (a symbol has no probability under the current parameters)")
         # Backward, hmmlearn's scaling: bwd[t] = (A @ (B[:, x_t+1] * bwd[t+1])) / sums[t], and
         # 1 / sums[t] where the sequence ends. Kept here unscaled, beta[t] = bwd[t] * sums[t]
-        # (1 at the ends, preset in the workspace), and `frame` becomes B[:, x_t] * bwd[t]:
-        # first B / sums everywhere, then times beta step by step (the ends are done).
+        # (1 at the ends, preset in the workspace), and `frame`, now B / sums, becomes
+        # B[:, x_t] * bwd[t] = B / sums * beta step by step (at the ends it already is).
         beta = work.beta
-        frame /= sums[:, None]
-        # ξ summed over time, Σ_t fwd[t, i] A[i, j] B[j, x_t+1] bwd[t+1, j], accumulates as
-        # A * Σ_t fwd[t]ᵀ (B bwd)[t+1].
-        pairs = np.zeros((n_states, n_states))
-        trans_t = trans.T
-        for lo, hi, going_on in reversed(bounds[:-1]):
-            cut = lo + going_on  # rows lo:cut go on to step t + 1, rows cut:hi end at t
-            following = frame[hi : hi + going_on]
-            np.matmul(following, trans_t, out=beta[lo:cut])
-            frame[lo:cut] *= beta[lo:cut]
-            pairs += fwd[lo:cut].T @ following
+        trans_t = np.ascontiguousarray(trans.T)  # a transposed view makes BLAS copy it, every step
+        for following, going_on, emitted in work.backward_steps:
+            matmul(following, trans_t, out=going_on)
+            multiply(emitted, going_on, out=emitted)
+        # ξ summed over time, Σ_t fwd[t, i] A[i, j] B[j, x_t+1] bwd[t+1, j], is A * Σ_t
+        # fwd[t]ᵀ (B bwd)[t+1]: every row after step 0 with its predecessor's forward row,
+        # so one (H, N - n_0) @ (N - n_0, H) product (~1.5x faster than one per step).
+        np.take(fwd, work.before, axis=0, out=work.previous, mode="clip")
+        pairs = work.previous.T @ frame[first:]
         # γ = fwd * bwd normalised per row is fwd * beta: Σ_h fwd[t] beta[t] = P(x) / P(x) = 1
         # in exact arithmetic, so unlike hmmlearn this does not renormalise (rounding only).
-        posterior = np.multiply(fwd, beta, out=frame)
+        posterior = multiply(fwd, beta, out=frame)
         emit_counts = np.bincount(work.cells, weights=posterior.ravel(), minlength=n_symbols * n_states)
-        log_likelihood = float(np.log(sums).sum())
+        log_likelihood = float(np.log(sums, out=work.logs).sum())
     return EStep(
-        posterior[: bounds[0][1]].sum(axis=0),
+        posterior[:first].sum(axis=0),
         trans * pairs,
         emit_counts.reshape(n_symbols, n_states).T.copy(),
         log_likelihood,

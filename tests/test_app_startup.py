@@ -1,0 +1,85 @@
+"""The app's first render after a server start: what the first script run imports, and the
+background warm-up that prepares the other pages once the first one is drawn.
+
+Each check runs in a fresh interpreter (as a fresh `streamlit run` server would be), since
+what matters is what a process has imported so far.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = r"""
+import json, sys, time
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=120)
+if sys.argv[2] != "app.py":
+    at.switch_page(sys.argv[2])
+at.run()
+heavy = ("pandas", "altair", "pyarrow")
+after_run = [m for m in heavy if m in sys.modules]
+from tnaas.app import dashboard
+warmed = None
+if sys.argv[3] == "wait":
+    thread = next((t for t in __import__("threading").enumerate() if t.name == "tnaas-warm-up"), None)
+    if thread is not None:
+        thread.join(120)
+    from tnaas.tasks import availability
+    warmed = {"modules": [m for m in heavy if m in sys.modules], "index": availability._POPULAR.loaded,
+              "thread": thread is not None}
+print(json.dumps({"after_run": after_run, "exceptions": [str(e.value) for e in at.exception],
+                  "titles": [t.value for t in at.title], "warmed": warmed}))
+"""
+
+
+def probe(page: str, wait: bool, warm_up: bool = True) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TNAAS_NO_WARM_UP", None)
+    if not warm_up:
+        env["TNAAS_NO_WARM_UP"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(ROOT / "app.py"), page, "wait" if wait else "no"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_home_page_imports_neither_pandas_nor_altair():
+    # ~0.9 s of CPU that the Home page does not need: its first render is then ~3x cheaper.
+    result = probe("app.py", wait=False, warm_up=False)
+    assert result["exceptions"] == [] and result["titles"] == ["🔤 Tech Names as a Service"]
+    assert result["after_run"] == []
+
+
+def test_the_corpora_page_does_not_import_altair():
+    result = probe("pages/4_Corpora.py", wait=False, warm_up=False)
+    assert result["exceptions"] == [] and result["titles"] == ["📚 Corpora"]
+    assert "altair" not in result["after_run"]
+
+
+def test_after_the_first_page_a_background_warm_up_prepares_the_others():
+    result = probe("app.py", wait=True)
+    assert result["exceptions"] == []
+    assert result["warmed"]["thread"]
+    assert result["warmed"]["modules"] == ["pandas", "altair", "pyarrow"]
+    assert result["warmed"]["index"]  # the free-on check's package-name index is read
+
+
+def test_the_warm_up_can_be_switched_off():
+    result = probe("app.py", wait=True, warm_up=False)
+    assert not result["warmed"]["thread"]
+    assert result["warmed"]["modules"] == []
