@@ -256,10 +256,10 @@ def next_frontier(S, dfa, cells: np.ndarray) -> np.ndarray:
     return dfa.delta[cq, dfa.token_class[S.last[cs]]] * S.n + cs
 
 
-def backward_band(S, dfa, q, s, next_keys: np.ndarray, b: np.ndarray):
+def backward_band(S, dfa, q, s, next_keys: np.ndarray, b: np.ndarray, pool: Pool | None = None):
     """Σ_w p(w | s) b(δ(q, w), d(s, w)) per frontier node (float64 (f,)) and a bool mask
     of the nodes whose value cancelled (to redo exactly). `b`: linear weights on the
-    sorted `next_keys`."""
+    sorted `next_keys`. `pool`: the pooled nodes' `Pool`, when the caller has it."""
     n = S.n
 
     index = KeyIndex(next_keys, len(dfa.delta) * n)
@@ -273,7 +273,7 @@ def backward_band(S, dfa, q, s, next_keys: np.ndarray, b: np.ndarray):
     bad = np.zeros(len(q), dtype=bool)
     pooled = _split(S, dfa, q, s)
     if pooled.any():
-        pool = Pool(S, q[pooled], s[pooled], None)
+        pool = pool or Pool(S, q[pooled], s[pooled], None)
         size = len(pool.keys)
         inner = np.flatnonzero(pool.s > 0)
         owner, entry = S.entries_of(pool.s[inner])

@@ -42,7 +42,7 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         raise TnaasError("no item matches the pattern: nothing to sample")
     V = lat.structure.V
     horizon = len(lat.log_alpha)
-    node = np.zeros(n, dtype=np.int64)  # the start node is node 0 after 0 tokens
+    node = np.full(n, getattr(lat, "start_node", 0), dtype=np.int64)  # a lattice starts at its node 0
     tokens = np.zeros((n, horizon), dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     active = np.arange(n)
@@ -58,7 +58,7 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         for lo in range(0, len(unique), step):
             rows = np.arange(lo, min(lo + step, len(unique)))
             draws = np.flatnonzero((inverse >= lo) & (inverse < lo + len(rows)))
-            if t < len(lat.cells):
+            if t < len(lat.cells):  # (the last step has no tokens left)
                 log_p, nxt = _options(lat, t, unique[rows])
                 log_beta_next = np.r_[lat.log_beta[t + 1], -np.inf]
                 log_w = log_p + log_beta_next[nxt] - log_here[rows, None]
