@@ -98,11 +98,11 @@ class Pool:
     """The pooled nodes of a frontier and all their suffix states, per DFA state.
 
     `keys` int64 (p,) = q * n + state, ascending; `q`, `s`, `order`; `up` the index of the
-    parent (-1: root); given masses `a`, `alpha` is the frontier's own (linear) mass at
-    each and `mass` the mass after pooling (children's times γ added, bottom up).
+    parent (-1: root); `frontier` the pool index of each frontier node given. Built once
+    per step and shared by the forward, backward and bound passes (`masses`, `entries`).
     """
 
-    def __init__(self, S: BackoffStructure, q: np.ndarray, s: np.ndarray, a: np.ndarray | None):
+    def __init__(self, S: BackoffStructure, q: np.ndarray, s: np.ndarray, a: np.ndarray | None = None):
         n = S.n
         levels = [q * n + s]
         cur = s
@@ -112,22 +112,47 @@ class Pool:
             levels.append(q * n + cur)
         span = (int(levels[0].max()) // n + 1) * n if len(levels[0]) else 1
         self.keys, inverse = unique_inverse(np.concatenate(levels), span)
-        self.index = KeyIndex(self.keys, span)
         self.q, self.s = np.divmod(self.keys, n)
         nonroot = self.s > 0
         self.up = np.full(len(self.keys), -1)
-        self.up[nonroot] = self.index.find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
+        self.up[nonroot] = KeyIndex(self.keys, span).find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
         self.order = S.order[self.s]
         self.frontier = inverse[: len(levels[0])]  # each frontier node's pool index
-        if a is None:  # the structure only (backward messages)
-            return
-        self.alpha = np.bincount(inverse[: len(a)], weights=a, minlength=len(self.keys))
-        self.mass = self.alpha.copy()
-        for j in range(S.k, 0, -1):  # children before parents
-            sel = np.flatnonzero(self.order == j)
-            self.mass += np.bincount(
-                self.up[sel], weights=self.mass[sel] * S.gamma[self.s[sel]], minlength=len(self.keys)
-            )
+        self.levels = [np.flatnonzero(self.order == j) for j in range(S.k + 1)]
+        self._gamma = S.gamma[self.s]
+        self._entries = None
+        if a is not None:
+            self.alpha, self.mass = self.masses(a)
+
+    def size(self) -> int:
+        """Stored pool nodes plus cached entries (what keeping this pool costs)."""
+        extra = 0 if self._entries is None else len(self._entries[0][0]) + len(self._entries[1][0])
+        return len(self.keys) + extra
+
+    def masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(each pool node's own mass, its mass after pooling: children's times γ added,
+        bottom up), float64 (p,) each, from the frontier nodes' linear masses `a`."""
+        alpha = np.bincount(self.frontier, weights=a, minlength=len(self.keys))
+        mass = alpha.copy()
+        for sel in self.levels[:0:-1]:  # children before parents
+            mass += np.bincount(self.up[sel], weights=mass[sel] * self._gamma[sel], minlength=len(self.keys))
+        return alpha, mass
+
+    def entries(self, S: BackoffStructure, dfa: PatternDFA):
+        """(owner pool index, entry index, owner's DFA state) of every entry the pattern
+        allows, and (root pool index, its DFA state, token) of every allowed root option."""
+        if self._entries is None:
+            inner = np.flatnonzero(self.s > 0)
+            owner, entry = S.entries_of(self.s[inner])
+            owner = inner[owner]
+            qq = self.q[owner]
+            ok = dfa.delta[qq, dfa.token_class[S.token[entry]]] >= 0
+            roots = np.flatnonzero(self.s == 0)
+            rq = np.repeat(self.q[roots], S.V)
+            rw = np.tile(np.arange(S.V), len(roots))
+            rok = dfa.delta[rq, dfa.token_class[rw]] >= 0
+            self._entries = (owner[ok], entry[ok], qq[ok]), (np.repeat(roots, S.V)[rok], rq[rok], rw[rok])
+        return self._entries
 
 
 def _split(S: BackoffStructure, dfa: PatternDFA, q: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -160,39 +185,38 @@ def _pair_dst(S, s, token):
     return S.automaton.next_state(s, token) if len(s) else np.zeros(0, dtype=np.int64)
 
 
-def forward_band(S: BackoffStructure, dfa: PatternDFA, q, s, a):
+def forward_band(S: BackoffStructure, dfa: PatternDFA, q, s, a, pool: Pool | None = None):
     """Push linear masses `a` (float64 (f,)) of frontier nodes (q, s) one token on.
 
+    `pool`: the `Pool` of the pooled ones among these nodes, when the caller has it.
     Returns (cell keys q * n + s' int64 (c,), exact cell values float64 (c,) > 0).
     """
     n = S.n
     pooled = _split(S, dfa, q, s)
     pos_k, pos_v, neg_k, neg_v = [], [], [], []
-    pool = None
     if pooled.any():
-        pool = Pool(S, q[pooled], s[pooled], a[pooled])
-        inner = np.flatnonzero(pool.s > 0)
-        owner, entry = S.entries_of(pool.s[inner])
-        owner = inner[owner]
-        w, qq = S.token[entry], pool.q[owner]
-        ok = dfa.delta[qq, dfa.token_class[w]] >= 0
-        owner, entry, qq = owner[ok], entry[ok], qq[ok]
-        m = pool.mass[owner]
+        pool = pool or Pool(S, q[pooled], s[pooled])
+        alpha, mass = pool.masses(a[pooled])
+        (owner, entry, qq), (roots, rq, rw) = pool.entries(S, dfa)
+        m = mass[owner]
+        live = m > 0  # (a band's pool holds the other bands' nodes at mass 0)
+        owner, entry, qq, m = owner[live], entry[live], qq[live], m[live]
         diff = S.diff[entry]
         pos_k.append(qq * n + S.dst[entry])
         pos_v.append(m * np.where(diff, S.prob[entry], S.weight[entry]))
         neg_k.append(qq[diff] * n + S.parent_dst[entry[diff]])
-        neg_v.append(m[diff] * S.gamma[pool.s[owner[diff]]] * S.parent_prob[entry[diff]])
-        roots = np.flatnonzero(pool.s == 0)
-        rq = np.repeat(pool.q[roots], S.V)
-        rw = np.tile(np.arange(S.V), len(roots))
-        ok = dfa.delta[rq, dfa.token_class[rw]] >= 0
-        pos_k.append(rq[ok] * n + S.root_dst[rw[ok]])
-        pos_v.append(np.repeat(pool.mass[roots], S.V)[ok] * S.root_prob[rw[ok]])
+        neg_v.append(m[diff] * pool._gamma[owner[diff]] * S.parent_prob[entry[diff]])
+        m = mass[roots]
+        live = m > 0
+        pos_k.append(rq[live] * n + S.root_dst[rw[live]])
+        pos_v.append(m[live] * S.root_prob[rw[live]])
+    else:
+        pool = alpha = mass = None
     direct = np.flatnonzero(~pooled)
     if len(direct):
         node, token = _direct_pairs(S, dfa, q[direct], s[direct])
         node = direct[node]
+        node, token = node[a[node] > 0], token[a[node] > 0]
         pos_k.append(q[node] * n + _pair_dst(S, s[node], token))
         pos_v.append(a[node] * S.pair_prob(s[node], token))
     keys = np.concatenate(pos_k + neg_k) if pos_k else np.zeros(0, dtype=np.int64)
@@ -203,12 +227,12 @@ def forward_band(S: BackoffStructure, dfa: PatternDFA, q, s, a):
     value = P - N
     guard = np.flatnonzero(value <= GUARD * P)
     if len(guard):
-        value[guard] = _exact_cells(S, pool, cells[guard], q, s, a, ~pooled, dfa)
+        value[guard] = _exact_cells(S, pool, alpha, mass, cells[guard], q, s, a, ~pooled, dfa)
     keep = value > 0
     return cells[keep], value[keep]
 
 
-def _exact_cells(S, pool, cells, q, s, a, is_direct, dfa) -> np.ndarray:
+def _exact_cells(S, pool, alpha, mass, cells, q, s, a, is_direct, dfa) -> np.ndarray:
     """Exact values of cells (q * n + s') from the pool's one-level structure (module
     docstring) plus the direct nodes' pairs; float64 (len(cells),)."""
     n = S.n
@@ -231,13 +255,13 @@ def _exact_cells(S, pool, cells, q, s, a, is_direct, dfa) -> np.ndarray:
         has = e >= 0
         is_diff = has & S.diff[np.maximum(e, 0)]
         is_same = has & ~S.diff[np.maximum(e, 0)]
-        through = np.where(is_diff, 0.0, S.gamma[pool.s[child]] * pool.mass[child])
+        through = np.where(is_diff, 0.0, S.gamma[pool.s[child]] * mass[child])
         own = np.bincount(cell_of, weights=through, minlength=len(cells))
-        own += np.where(found, pool.alpha[at], 0.0)
+        own += np.where(found, alpha[at], 0.0)
         p_u = np.where(u == 0, S.root_prob[w], 0.0)
         deep = found & (u > 0)
         p_u[deep] = S.prob[S.find(u[deep], w[deep])]
-        same = np.where(is_same, pool.mass[child] * S.weight[np.maximum(e, 0)], 0.0)
+        same = np.where(is_same, mass[child] * S.weight[np.maximum(e, 0)], 0.0)
         out = np.where(found, p_u * own, 0.0) + np.bincount(cell_of, weights=same, minlength=len(cells))
     direct = np.flatnonzero(is_direct)
     if len(direct):
@@ -273,12 +297,10 @@ def backward_band(S, dfa, q, s, next_keys: np.ndarray, b: np.ndarray, pool: Pool
     bad = np.zeros(len(q), dtype=bool)
     pooled = _split(S, dfa, q, s)
     if pooled.any():
-        pool = pool or Pool(S, q[pooled], s[pooled], None)
+        pool = pool or Pool(S, q[pooled], s[pooled])
         size = len(pool.keys)
-        inner = np.flatnonzero(pool.s > 0)
-        owner, entry = S.entries_of(pool.s[inner])
-        owner = inner[owner]
-        w, qq = S.token[entry], pool.q[owner]
+        (owner, entry, qq), (roots_of, rq, rw) = pool.entries(S, dfa)
+        w = S.token[entry]
         diff = S.diff[entry]
         D = np.bincount(
             owner, weights=np.where(diff, S.prob[entry], S.weight[entry]) * look(qq, w, S.dst[entry]), minlength=size
@@ -289,14 +311,9 @@ def backward_band(S, dfa, q, s, next_keys: np.ndarray, b: np.ndarray, pool: Pool
             minlength=size,
         )
         BP, BN = np.zeros(size), np.zeros(size)
-        roots = np.flatnonzero(pool.s == 0)
-        rq = np.repeat(pool.q[roots], S.V)
-        rw = np.tile(np.arange(S.V), len(roots))
-        vals = S.root_prob[rw] * look(rq, rw, S.root_dst[rw])
-        BP[roots] = vals.reshape(len(roots), S.V).sum(axis=1) if len(roots) else 0.0
-        for j in range(1, S.k + 1):  # parents before children
-            sel = np.flatnonzero(pool.order == j)
-            g = S.gamma[pool.s[sel]]
+        BP += np.bincount(roots_of, weights=S.root_prob[rw] * look(rq, rw, S.root_dst[rw]), minlength=size)
+        for sel in pool.levels[1:]:  # parents before children
+            g = pool._gamma[sel]
             BP[sel] = D[sel] + g * BP[pool.up[sel]]
             BN[sel] = g * (C[sel] + BN[pool.up[sel]])
         at = pool.frontier

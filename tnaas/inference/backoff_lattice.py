@@ -22,6 +22,8 @@ from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
 from tnaas.inference.backoff_flow import (
+    Pool,
+    _split,
     backward_band,
     band_width,
     bands,
@@ -34,6 +36,7 @@ from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
 
 MAX_BACKOFF_ENTRIES = 12_000_000  # stored frontier nodes + cells (~24 bytes each: ~300 MB)
+MAX_KEPT_POOL = 6_000_000  # pool nodes + entries kept between passes (~40 bytes each); beyond, rebuilt
 
 
 def _logsumexp(x: np.ndarray) -> float:
@@ -74,6 +77,7 @@ class BackoffLattice:
         self.log_alpha: list[np.ndarray] = []
         self.log_end: list[np.ndarray] = []
         self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
+        self.pools: list[Pool | None] = []
         self._forward(max_entries)
         self.log_z = _logsumexp(np.array([log_dot(a, e) for a, e in zip(self.log_alpha, self.log_end)]))
         if backward and self.log_z > -np.inf:
@@ -106,8 +110,12 @@ class BackoffLattice:
             if t == self.max_length:
                 break
             found_keys, found_log, found_token = [], [], []
+            pooled = _split(S, dfa, q, s)
+            pool = Pool(S, q[pooled], s[pooled]) if pooled.any() else None
             for shift, idx in bands(log_alpha, self.width):
-                cells, value = forward_band(S, dfa, q[idx], s[idx], np.exp(log_alpha[idx] - shift))
+                a = np.zeros(len(q))
+                a[idx] = np.exp(log_alpha[idx] - shift)
+                cells, value = forward_band(S, dfa, q, s, a, pool)
                 found_keys.append(next_frontier(S, dfa, cells))
                 found_log.append(np.log(value) + shift)
                 found_token.append(S.last[cells % S.n])
@@ -118,11 +126,25 @@ class BackoffLattice:
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
                     "use fewer `*`/`%` (or a fixed length), or a smaller state size"
                 )
+            self._keep(pool)
             keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
             cell_log = np.concatenate(found_log) if found_log else np.zeros(0)
             log_alpha = log_group_sum(dst, cell_log, len(keys))
             self.cells.append((dst, np.concatenate(found_token) if found_token else dst, cell_log))
         self.cells = self.cells[: len(self.log_alpha) - 1]
+
+    def _keep(self, pool: Pool | None) -> None:
+        """Keep a step's pool for the later passes while the kept ones stay small."""
+        self._kept = getattr(self, "_kept", 0) + (pool.size() if pool is not None else 0)
+        self.pools.append(pool if self._kept <= MAX_KEPT_POOL else None)
+
+    def pool(self, t: int) -> Pool | None:
+        """The pool of the nodes after t tokens (kept, or rebuilt), None when none is pooled."""
+        if t < len(self.pools) and self.pools[t] is not None:
+            return self.pools[t]
+        q, s = self.node_q_s(t)
+        pooled = _split(self.structure, self.dfa, q, s)
+        return Pool(self.structure, q[pooled], s[pooled]) if pooled.any() else None
 
     @property
     def probability(self) -> float:
@@ -157,10 +179,11 @@ class BackoffLattice:
             next_keys, log_next = self.keys[t + 1], self.log_beta[t + 1]
             inflow = np.full(len(q), -np.inf)
             bad = np.zeros(len(q), dtype=bool)
+            pool = self.pool(t)
             for shift, idx in bands(log_next, self.width):
                 b = np.zeros(len(next_keys))
                 b[idx] = np.exp(log_next[idx] - shift)
-                value, cancelled = backward_band(S, dfa, q, s, next_keys, b)
+                value, cancelled = backward_band(S, dfa, q, s, next_keys, b, pool)
                 inflow = np.logaddexp(inflow, safe_log(value) + shift)
                 bad |= cancelled
             if bad.any():

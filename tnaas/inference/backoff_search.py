@@ -20,7 +20,7 @@ import numpy as np
 
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import choose, safe_log
-from tnaas.inference.backoff_flow import _DENSE_BATCH, KeyIndex, Pool, _direct_pairs, _pair_dst, _split
+from tnaas.inference.backoff_flow import _DENSE_BATCH, KeyIndex, _direct_pairs, _pair_dst, _split
 from tnaas.inference.lattice import MAX_SEARCH_POPS
 
 
@@ -101,23 +101,16 @@ def upper_bounds(lat) -> list[np.ndarray]:
         best = lat.log_end[t].copy()
         pooled = _split(S, dfa, q, s)
         if pooled.any():
-            pool = Pool(S, q[pooled], s[pooled], None)
+            pool = lat.pool(t)
             size = len(pool.keys)
-            inner = np.flatnonzero(pool.s > 0)
-            owner, entry = S.entries_of(pool.s[inner])
-            owner = inner[owner]
-            via = safe_log(S.prob[entry]) + look(pool.q[owner], S.token[entry], S.dst[entry])
+            (owner, entry, qq), (roots_of, rq, rw) = pool.entries(S, dfa)
+            via = safe_log(S.prob[entry]) + look(qq, S.token[entry], S.dst[entry])
             own = np.full(size, -np.inf)
             np.maximum.at(own, owner, via)
-            roots = np.flatnonzero(pool.s == 0)
-            rq = np.repeat(pool.q[roots], S.V)
-            rw = np.tile(np.arange(S.V), len(roots))
-            root_via = safe_log(S.root_prob[rw]) + look(rq, rw, S.root_dst[rw])
-            bound = np.full(size, -np.inf)
-            if len(roots):
-                bound[roots] = root_via.reshape(len(roots), S.V).max(axis=1)
-            for j in range(1, S.k + 1):  # parents first
-                sel = np.flatnonzero(pool.order == j)
+            root_best = np.full(size, -np.inf)
+            np.maximum.at(root_best, roots_of, safe_log(S.root_prob[rw]) + look(rq, rw, S.root_dst[rw]))
+            bound = root_best
+            for sel in pool.levels[1:]:  # parents first
                 bound[sel] = np.maximum(own[sel], log_gamma[pool.s[sel]] + bound[pool.up[sel]])
             best[pooled] = np.maximum(best[pooled], bound[pool.frontier])
         direct = np.flatnonzero(~pooled)
