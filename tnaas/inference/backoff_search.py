@@ -42,7 +42,9 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         raise TnaasError("no item matches the pattern: nothing to sample")
     V = lat.structure.V
     horizon = len(lat.log_alpha)
-    node = np.full(n, getattr(lat, "start_node", 0), dtype=np.int64)  # a lattice starts at its node 0
+    # A lattice starts at its node 0. The explicit samplers draw the start node from a
+    # one-point distribution first: drawing it here too keeps seeded draws the same.
+    node = np.full(n, getattr(lat, "start_node", 0), dtype=np.int64) + rng.choice(1, size=n, p=[1.0])
     tokens = np.zeros((n, horizon), dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     active = np.arange(n)
