@@ -39,8 +39,9 @@ def test_smoothed_tech_follows_the_corpus_length_distribution():
 
 
 def test_an_oversized_smoothed_query_is_refused_before_it_is_built(monkeypatch):
-    """Two unknown words after a smoothed word history need vocabulary-squared edges: the
-    refusal comes from counting them, and no expansion that big is ever made."""
+    """Two unknown words after a smoothed word history need vocabulary-squared edges. The
+    model now answers through the backoff lattice (no such expansion is ever made); the
+    explicit lattice, which tempered models still use, refuses by counting them first."""
     from tnaas.errors import TnaasError
     from tnaas.inference.lattice import MAX_LATTICE_EDGES
     from tnaas.models.markov.kneser_ney import KneserNeyAutomaton
@@ -53,6 +54,11 @@ def test_an_oversized_smoothed_query_is_refused_before_it_is_built(monkeypatch):
 
     monkeypatch.setattr(KneserNeyAutomaton, "expand", guarded)
     model = MarkovModel(2, "kneser-ney").fit(load_bundled("sonnets"))
+    answer = model.complete("Shall I * *", top=3)
+    assert answer.matches and answer.top_complete and len(answer.top) == 3
+    from tnaas.inference.patterns import compile_pattern, parse_pattern
+
+    dfa = compile_pattern(parse_pattern("Shall I * *", "words"), model.vocabulary_)
     with pytest.raises(TnaasError, match="lattice edges"):
-        model.complete("Shall I * *")
+        Lattice(model.automaton_, dfa, np.ones(5))
     assert model.complete("Shall I * thee", top=1).top[0]["text"] == "Shall I compare thee"

@@ -206,11 +206,12 @@ def test_the_lstm_is_not_fitted_on_request(client):
     assert "not fitted on request" in _error(client.get("/api/lstm/pokemon/generate?n=1"), 422)["message"]
 
 
-def test_a_lattice_limit_refusal_is_quick(client):
-    client.get("/api/markov/sonnets/score?item=a&smoothing=kneser-ney")  # fitted first, not timed
-    started = time.perf_counter()
-    error = _error(client.get("/api/markov/sonnets/complete?q=%25&smoothing=kneser-ney"), 422)
-    assert "lattice edges" in error["message"] and time.perf_counter() - started < 2
+def test_a_former_lattice_limit_query_is_answered(client):
+    # `%` on smoothed sonnets was refused (V edges per node); the backoff lattice answers it
+    client.get("/api/markov/sonnets/score?item=a&smoothing=kneser-ney")  # fitted first
+    response = client.get("/api/markov/sonnets/complete?q=%25&smoothing=kneser-ney")
+    assert response.status_code == 200, response.text
+    assert 0.9 < response.json()["probability"] <= 1.0
 
 
 def test_over_the_time_budget_is_503():

@@ -8,7 +8,7 @@ import numpy as np
 
 from tnaas.data.tokens import detokenize
 from tnaas.inference.automaton import Automaton
-from tnaas.inference.lattice import Lattice
+from tnaas.inference.exact_paths import make_lattice
 from tnaas.inference.lengths import NATURAL, LengthDistribution, log_end_weights
 from tnaas.inference.patterns import LITERAL, ONE, Pattern, compile_pattern
 
@@ -107,7 +107,7 @@ def complete_exact(
     log_weights = np.full(cap + 1, -np.inf)
     given = log_end_weights(automaton, lengths, cap)
     log_weights[: min(len(given), cap + 1)] = given[: cap + 1]
-    lattice = Lattice(automaton, dfa, log_end_weight=log_weights)
+    lattice = make_lattice(automaton, dfa, log_end_weight=log_weights)
     if lattice.log_z == -np.inf:
         return Completion(pattern.text, 0.0, max_length=cap, message=impossible_message(pattern.text, smoothed))
     vocab = automaton.vocabulary

@@ -25,7 +25,7 @@ import numpy as np
 from tnaas.data.tokens import detokenize
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import temper
-from tnaas.inference.lattice import Lattice
+from tnaas.inference.exact_paths import make_lattice
 from tnaas.inference.lengths import MAX_ITEM_TOKENS
 from tnaas.inference.patterns import PatternDFA
 from tnaas.validation import check_count, check_temperature, rng_from
@@ -343,7 +343,7 @@ def sample_constrained(
         )
     weights = np.zeros(cap + 1)
     weights[constraints.min_length :] = 1.0
-    lattice = Lattice(automaton, dfa, weights)
+    lattice = make_lattice(automaton, dfa, weights)
     if lattice.log_z == -np.inf:
         return ConstrainedSample(
             0.0,

@@ -16,6 +16,7 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.any_length import AllPaths
 from tnaas.inference.automaton import Automaton
+from tnaas.inference.exact_paths import make_all_paths
 
 MAX_ITEM_TOKENS = 400  # the longest length anyone can ask for, in tokens
 LENGTH_CHOICES = ("natural", "corpus", "MIN-MAX", "L")
@@ -94,7 +95,7 @@ def parse_length(spec: str, corpus_lengths: np.ndarray | None = None) -> LengthD
 
 def chain_length_probs(automaton: Automaton, max_length: int) -> np.ndarray:
     """p_chain(length = λ) for λ = 0..max_length under the automaton's own stopping."""
-    return AllPaths(automaton, max_length).length_probs()
+    return make_all_paths(automaton, max_length).length_probs()
 
 
 def log_end_weights(
@@ -112,7 +113,7 @@ def log_end_weights(
     if lengths.is_natural:
         return np.zeros(max_length + 1)
     cap = lengths.max_length
-    log_chain = (paths or AllPaths(automaton, cap)).length_log_probs()
+    log_chain = (paths or make_all_paths(automaton, cap)).length_log_probs()
     target = lengths.probs[: cap + 1]
     possible = log_chain > -np.inf
     kept = target[possible].sum()

@@ -13,7 +13,6 @@ import numpy as np
 
 from tnaas.data.tokens import decode
 from tnaas.errors import TnaasError
-from tnaas.inference.any_length import AllPaths
 from tnaas.inference.automaton import (
     group_logsumexp,
     logsumexp,
@@ -25,6 +24,7 @@ from tnaas.inference.automaton import (
     temper,
 )
 from tnaas.inference.completion import END_KEY, Completion, complete_exact
+from tnaas.inference.exact_paths import make_all_paths
 from tnaas.inference.lengths import NATURAL, LengthDistribution, corpus_length, log_end_weights
 from tnaas.inference.patterns import parse_pattern
 from tnaas.validation import check_count, check_temperature, rng_from
@@ -142,7 +142,7 @@ class AutomatonModel(SequenceModel):
         if lengths.is_natural:
             ids = sample_ids(automaton, n, rng, 3 * self.max_length_)
         else:
-            paths = AllPaths(automaton, lengths.max_length)
+            paths = make_all_paths(automaton, lengths.max_length)
             ids = paths.sample(None, n, rng, log_end_weights(automaton, lengths, lengths.max_length, paths))
         return decode(self.vocabulary_, self.token_kind_, ids)
 

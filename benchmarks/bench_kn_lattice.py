@@ -1,0 +1,96 @@
+"""Kneser-Ney completion and length control: the explicit lattice (today's) vs the backoff lattice.
+
+Each query runs in a fresh interpreter (so peak memory is its own) with a time cap; the
+old engine is the explicit `Lattice`/`AllPaths` (forced by hiding the backoff structure).
+Reports CPU ms of the query (model fitted before timing) and the process's peak RSS.
+
+    python benchmarks/bench_kn_lattice.py            # writes benchmarks/results/bench_kn_lattice.md
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CAP_SECONDS = 60
+QUERIES = [
+    *[
+        ("sonnets", k, "kneser-ney", p, None)
+        for k in (2, 3)
+        for p in ("% love %", "the * of %", "* * * * *", "shall I % thee")
+    ],
+    *[("tech", k, "kneser-ney", p, None) for k in (5, 6) for p in ("py%", "**********", "py*%*on", "%ab%")],
+    *[(c, k, "kneser-ney", "%", "corpus") for c, k in (("tech", 6), ("sonnets", 3), ("ipsum", 3), ("pokemon", 6))],
+    ("sonnets", 2, "none", "% love %", None),
+    ("tech", 5, "none", "py*%*on", None),
+]
+
+
+def one(engine: str, corpus: str, k: int, smoothing: str, pattern: str, length: str | None) -> dict:
+    import resource
+    import time
+
+    import tnaas.inference.exact_paths as exact_paths
+    from tnaas.data.corpus import load_bundled
+    from tnaas.errors import TnaasError
+    from tnaas.models.markov import MarkovModel
+
+    if engine == "old":
+        exact_paths.backoff_structure = lambda automaton: None
+    model = MarkovModel(k, smoothing).fit(load_bundled(corpus))
+    if smoothing != "none" and engine == "new":
+        exact_paths.backoff_structure(model.automaton_)  # the one-off structure, cached per model
+    start = time.process_time()
+    try:
+        if length is None:
+            answer = model.complete(pattern, top=10, samples=10, random_state=0)
+            result = f"p={answer.probability:.6g}"
+        else:
+            drawn = model.sample(10, random_state=0, length=length)
+            result = f"{len(drawn)} samples"
+    except TnaasError as error:
+        result = "refused: " + str(error)[:60]
+    cpu = (time.process_time() - start) * 1000
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"cpu_ms": round(cpu), "peak_mb": round(peak), "result": result}
+
+
+def run(engine, query) -> dict:
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import benchmarks.bench_kn_lattice as b, json; print(json.dumps(b.one({engine!r}, *{query!r})))"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=CAP_SECONDS, cwd=ROOT
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except subprocess.TimeoutExpired:
+        return {"cpu_ms": None, "peak_mb": None, "result": f"stopped after {CAP_SECONDS} s"}
+
+
+def main() -> None:
+    lines = [
+        "# Kneser-Ney completion: explicit lattice (old) vs backoff lattice (new)",
+        "",
+        "`python benchmarks/bench_kn_lattice.py`; CPU ms of one `complete(top=10, samples=10)` (or",
+        "`sample(10, length='corpus')`), model fitted first; peak RSS of the whole process (Python +",
+        f"numpy + model ≈ 60-100 MB of it). Old runs capped at {CAP_SECONDS} s. Loaded 2-core machine.",
+        "",
+        "| corpus | k | smoothing | query | old ms | old MB | old result | new ms | new MB | new result |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for query in QUERIES:
+        old, new = run("old", query), run("new", query)
+        corpus, k, smoothing, pattern, length = query
+        label = f"`{pattern}`" + (f" length={length}" if length else "")
+        lines.append(
+            f"| {corpus} | {k} | {smoothing} | {label} | {old['cpu_ms']} | {old['peak_mb']} | {old['result']} "
+            f"| {new['cpu_ms']} | {new['peak_mb']} | {new['result']} |"
+        )
+        print(lines[-1], flush=True)
+    (ROOT / "benchmarks" / "results" / "bench_kn_lattice.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

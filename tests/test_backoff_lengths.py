@@ -1,0 +1,63 @@
+"""Length control over the KN backoff operator equals `AllPaths` and brute force."""
+
+from __future__ import annotations
+
+import bruteforce as bf
+import numpy as np
+import pytest
+
+from tnaas.data.corpus import corpus_from_items, load_bundled
+from tnaas.inference.any_length import AllPaths
+from tnaas.inference.backoff_lengths import BackoffAllPaths
+from tnaas.inference.lengths import custom_length, log_end_weights
+from tnaas.models.markov import MarkovModel
+
+WORDS = ["the cat sat on the mat", "a dog sat on a log", "the dog ate the cat", "my cat ate a rat", "the rat sat"]
+
+
+def fitted(name: str, k: int) -> MarkovModel:
+    if name == "words":
+        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(WORDS, "words"))
+    if name in bf.CORPORA:
+        items, kind = bf.CORPORA[name]
+        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(items, kind))
+    return MarkovModel(k, "kneser-ney").fit(load_bundled(name))
+
+
+@pytest.mark.parametrize("name, k, cap", [("chars3", 2, 9), ("words", 3, 12), ("pokemon", 3, 14), ("rhcp", 2, 10)])
+def test_length_probabilities_equal_all_paths(name, k, cap):
+    auto = fitted(name, k).automaton_
+    np.testing.assert_allclose(
+        BackoffAllPaths(auto, cap).length_log_probs(), AllPaths(auto, cap).length_log_probs(), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("name, k", [("chars3", 2), ("words5", 1), ("words", 2)])
+def test_length_controlled_samples_follow_brute_force(name, k):
+    model = fitted(name, k)
+    items, kind = bf.CORPORA[name] if name in bf.CORPORA else (WORDS, "words")
+    lengths = custom_length(2, 4)
+    paths = BackoffAllPaths(model.automaton_, 4)
+    log_w = log_end_weights(model.automaton_, lengths, 4, paths)
+    drawn = paths.sample(None, 4000, np.random.default_rng(5), log_w)
+    enumerated = bf.enumerate_items(bf.make_ref(items, kind, k, "kneser-ney"), 4)
+    target = {length: 1 / 3 for length in (2, 3, 4)}
+    expected = {bf.join(t, kind): p for t, p in bf.length_conditioned(enumerated, target).items()}
+    texts = [bf.join([model.vocabulary_[t] for t in ids], kind) for ids in drawn]
+    assert bf.chi_square_p(texts, expected) > 1e-3
+
+
+def test_checkpointed_messages_equal_stored_ones():
+    auto = fitted("pokemon", 2).automaton_
+    paths = BackoffAllPaths(auto, 20)
+    log_w = np.zeros(21)
+    from tnaas.inference.backoff_lengths import _Messages
+
+    messages = _Messages(paths, log_w)
+    assert messages.stride > 1
+    later = messages.log_beta[20]
+    for t in range(19, -1, -1):  # every message recomputed from the one after it
+        later = messages._step(t, later)
+        np.testing.assert_allclose(messages.log_beta[t], later, rtol=1e-12)
+    assert messages.log_z == pytest.approx(0.0, abs=1e-9) or messages.log_z < 0
+    np.testing.assert_allclose(np.exp(messages.log_z), paths.length_probs().sum(), rtol=1e-12)

@@ -1,0 +1,99 @@
+"""Exact samples and k-best of the KN backoff lattice, against brute-force enumeration and
+the explicit lattice (character and word corpora)."""
+
+from __future__ import annotations
+
+import functools
+
+import bruteforce as bf
+import numpy as np
+import pytest
+
+from tnaas.data.corpus import corpus_from_items, load_bundled
+from tnaas.inference.backoff_lattice import BackoffLattice
+from tnaas.inference.lattice import Lattice
+from tnaas.inference.patterns import compile_pattern, parse_pattern
+from tnaas.models.markov import MarkovModel
+
+WORDS = ["the cat sat on the mat", "a dog sat on a log", "the dog ate the cat", "my cat ate a rat", "the rat sat"]
+
+
+@functools.cache
+def model(name: str, k: int) -> MarkovModel:
+    if name == "words":
+        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(WORDS, "words"))
+    if name in bf.CORPORA:
+        items, kind = bf.CORPORA[name]
+        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(items, kind))
+    return MarkovModel(k, "kneser-ney").fit(load_bundled(name))
+
+
+def build(m, text: str, cap: int):
+    pattern = parse_pattern(text, m.token_kind_)
+    dfa = compile_pattern(pattern, m.vocabulary_)
+    length = pattern.fixed_length if pattern.fixed_length is not None else cap
+    weights = np.ones(length + 1)
+    return Lattice(m.automaton_, dfa, weights), BackoffLattice(m.automaton_, dfa, weights)
+
+
+def texts(m, ids_list) -> list[str]:
+    return [bf.join([m.vocabulary_[t] for t in ids], m.token_kind_) for ids in ids_list]
+
+
+@pytest.mark.parametrize(
+    "name, k, text, cap",
+    [("chars3", 2, "*b*", 3), ("chars3", 1, "a%", 4), ("words5", 2, "the %", 4), ("words", 2, "* * *", 3)],
+)
+def test_samples_follow_the_brute_force_posterior(name, k, text, cap):
+    m = model(name, k)
+    _, new = build(m, text, cap)
+    items, kind = bf.CORPORA[name] if name in bf.CORPORA else (WORDS, "words")
+    enumerated = bf.enumerate_items(bf.make_ref(items, kind, k, "kneser-ney"), cap)
+    _, posterior = bf.conditional(enumerated, bf.matcher(text, kind, m.vocabulary_))
+    expected = {bf.join(t, kind): p for t, p in posterior.items()}
+    drawn = texts(m, new.sample(4000, np.random.default_rng(7)))
+    assert bf.chi_square_p(drawn, expected) > 1e-3
+    assert texts(m, new.sample(50, np.random.default_rng(3))) == texts(m, new.sample(50, np.random.default_rng(3)))
+
+
+def test_samples_of_a_bundled_word_corpus_follow_the_first_token_posterior():
+    m = model("rhcp", 2)
+    _, new = build(m, "* * %", 8)
+    ids, probs = new.token_posteriors()[0]
+    drawn = new.sample(3000, np.random.default_rng(11))
+    assert bf.chi_square_p([str(d[0]) for d in drawn], {str(i): p for i, p in zip(ids, probs)}) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "name, k, text, cap",
+    [
+        ("chars3", 2, "%", 5),
+        ("chars4", 3, "*b*", 3),
+        ("words5", 1, "% sat", 5),
+        ("words", 2, "% cat %", 6),
+        ("words", 3, "* * *", 3),
+        ("pokemon", 3, "%a%", 10),
+        ("rhcp", 2, "* * %", 8),
+    ],
+)
+def test_top_equals_the_explicit_lattice(name, k, text, cap):
+    m = model(name, k)
+    old, new = build(m, text, cap)
+    (want, _), (got, complete) = old.top(10), new.top(10)
+    assert complete
+    np.testing.assert_allclose([p for _, p in got], [p for _, p in want], rtol=1e-9)
+    # equal probabilities may come in either order: compare the items per probability
+    for (a, pa), (b, _) in zip(got, want):
+        if sum(abs(p - pa) < 1e-12 * pa for _, p in want) == 1:
+            assert list(a) == list(b)
+
+
+def test_top_matches_brute_force():
+    m = model("chars3", 2)
+    _, new = build(m, "%b%", 5)
+    items, kind = bf.CORPORA["chars3"]
+    enumerated = bf.enumerate_items(bf.make_ref(items, kind, 2, "kneser-ney"), 5)
+    _, posterior = bf.conditional(enumerated, bf.matcher("%b%", kind, m.vocabulary_))
+    best = sorted(posterior.items(), key=lambda kv: -kv[1])[:6]
+    got, _ = new.top(6)
+    np.testing.assert_allclose([p for _, p in got], [p for _, p in best], rtol=1e-9)

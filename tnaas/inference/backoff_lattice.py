@@ -1,0 +1,231 @@
+"""The completion lattice of a Kneser-Ney automaton without its V edges per node.
+
+Same nodes, same answers and the same public interface as `tnaas.inference.lattice.Lattice`
+(`log_z`, `probability`, `running_mass`, `end_log_mass`/`end_mass`/`end_posterior`,
+`token_posteriors`, `sample`, `top`), but no edge is stored: each step goes through the
+pooled backoff operator of `tnaas.inference.backoff_flow` (cost ≈ V per distinct DFA state
+plus the entries of the active states, not frontier x V). What is stored per step: the
+frontier (keys q * n + s, log α, log end weight) and its *cells* (one per (source DFA
+state, destination), with its token and exact log mass), for the posteriors. Sampling and
+the k-best search expand the few nodes they visit densely (`backoff_search`).
+
+All weights are natural logs; each step is computed in linear bands (see `backoff_flow`),
+so nothing is lost however small. Memory is bounded by `max_entries` stored frontier
+nodes and cells: beyond it a `TnaasError` says what to change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.errors import TnaasError
+from tnaas.inference.automaton import safe_log
+from tnaas.inference.backoff import BackoffStructure, backoff_structure
+from tnaas.inference.backoff_flow import (
+    Pool,
+    _split,
+    backward_band,
+    band_width,
+    bands,
+    exact_log_pull,
+    forward_band,
+    next_frontier,
+    unique_inverse,
+)
+from tnaas.inference.log_flow import log_dot, log_group_sum
+from tnaas.inference.patterns import PatternDFA
+
+MAX_BACKOFF_ENTRIES = 12_000_000  # stored frontier nodes + cells (~24 bytes each: ~300 MB)
+MAX_KEPT_POOL = 6_000_000  # pool nodes + entries kept between passes (~40 bytes each); beyond, rebuilt
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    return log_dot(np.asarray(x, dtype=np.float64), np.zeros(len(x)))
+
+
+class BackoffLattice:
+    """The pattern-constrained lattice of a KN automaton (module docstring).
+
+    Arguments as `Lattice`'s (`end_weight` or its log `log_end_weight`, float64
+    (max_length + 1,)); `structure` is the automaton's `BackoffStructure` (looked up when
+    None). Refused with a `TnaasError` for an automaton that has none.
+    """
+
+    def __init__(
+        self,
+        automaton,
+        dfa: PatternDFA,
+        end_weight: np.ndarray | None = None,
+        max_entries: int = MAX_BACKOFF_ENTRIES,
+        backward: bool = True,
+        log_end_weight: np.ndarray | None = None,
+        structure: BackoffStructure | None = None,
+    ):
+        if log_end_weight is None:
+            if end_weight is None:
+                raise TnaasError("a lattice needs its end weights (end_weight or log_end_weight)")
+            log_end_weight = safe_log(np.asarray(end_weight, dtype=np.float64))
+        self.structure = structure or backoff_structure(automaton)
+        if self.structure is None:
+            raise TnaasError("this lattice needs an untempered Kneser-Ney model")
+        self.automaton = automaton
+        self.dfa = dfa
+        self.log_end_weight = np.asarray(log_end_weight, dtype=np.float64)
+        self.max_length = len(self.log_end_weight) - 1
+        self.width = band_width(self.structure)
+        self.keys: list[np.ndarray] = []  # q * n + s of each node, ascending, per t
+        self.log_alpha: list[np.ndarray] = []
+        self.log_end: list[np.ndarray] = []
+        self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
+        self.pools: list[Pool | None] = []
+        self._forward(max_entries)
+        self.log_z = _logsumexp(np.array([log_dot(a, e) for a, e in zip(self.log_alpha, self.log_end)]))
+        if backward and self.log_z > -np.inf:
+            self._backward()
+
+    # ----------------------------------------------------------------- forward pass
+    def node_q_s(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(DFA states, KN states) of the nodes after t tokens, int64 (f,) each."""
+        return np.divmod(self.keys[t], self.structure.n)
+
+    @property
+    def states(self) -> list[np.ndarray]:
+        """The KN state of each node, per t (as `Lattice.states`)."""
+        return [k % self.structure.n for k in self.keys]
+
+    def _forward(self, max_entries: int) -> None:
+        S, dfa = self.structure, self.dfa
+        keys = np.array([S.begin], dtype=np.int64)  # DFA state 0, the BEGIN state
+        log_alpha = np.zeros(1)
+        log_accepting = safe_log(dfa.accepting.astype(np.float64))
+        stored = 0
+        for t in range(self.max_length + 1):
+            if len(keys) == 0:
+                break
+            q, s = np.divmod(keys, S.n)
+            self.keys.append(keys)
+            self.log_alpha.append(log_alpha)
+            self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
+            stored += len(keys)
+            if t == self.max_length:
+                break
+            found_keys, found_log, found_token = [], [], []
+            pooled = _split(S, dfa, q, s)
+            pool = Pool(S, q[pooled], s[pooled]) if pooled.any() else None
+            for shift, idx in bands(log_alpha, self.width):
+                a = np.zeros(len(q))
+                a[idx] = np.exp(log_alpha[idx] - shift)
+                cells, value = forward_band(S, dfa, q, s, a, pool)
+                found_keys.append(next_frontier(S, dfa, cells))
+                found_log.append(np.log(value) + shift)
+                found_token.append(S.last[cells % S.n])
+            cell_keys = np.concatenate(found_keys) if found_keys else np.zeros(0, dtype=np.int64)
+            stored += len(cell_keys)
+            if stored > max_entries:
+                raise TnaasError(
+                    f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
+                    "use fewer `*`/`%` (or a fixed length), or a smaller state size"
+                )
+            self._keep(pool)
+            keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
+            cell_log = np.concatenate(found_log) if found_log else np.zeros(0)
+            log_alpha = log_group_sum(dst, cell_log, len(keys))
+            self.cells.append((dst, np.concatenate(found_token) if found_token else dst, cell_log))
+        self.cells = self.cells[: len(self.log_alpha) - 1]
+
+    def _keep(self, pool: Pool | None) -> None:
+        """Keep a step's pool for the later passes while the kept ones stay small."""
+        self._kept = getattr(self, "_kept", 0) + (pool.size() if pool is not None else 0)
+        self.pools.append(pool if self._kept <= MAX_KEPT_POOL else None)
+
+    def pool(self, t: int) -> Pool | None:
+        """The pool of the nodes after t tokens (kept, or rebuilt), None when none is pooled."""
+        if t < len(self.pools) and self.pools[t] is not None:
+            return self.pools[t]
+        q, s = self.node_q_s(t)
+        pooled = _split(self.structure, self.dfa, q, s)
+        return Pool(self.structure, q[pooled], s[pooled]) if pooled.any() else None
+
+    @property
+    def probability(self) -> float:
+        """p(pattern), float (0.0 when below the smallest double: `log_z` holds it)."""
+        return float(np.exp(self.log_z))
+
+    @property
+    def log_scale(self) -> list[float]:
+        """log of the total forward mass after t tokens, per t (floats)."""
+        return [_logsumexp(a) for a in self.log_alpha]
+
+    @property
+    def running_mass(self) -> float:
+        """Probability of matching prefixes still running after `max_length` tokens (an
+        upper bound on what the length cap leaves out; as `Lattice.running_mass`)."""
+        if len(self.log_alpha) <= self.max_length:
+            return 0.0
+        _, s = self.node_q_s(self.max_length)
+        with np.errstate(divide="ignore"):
+            log_going = np.log1p(-self.structure.end[s])
+        return float(np.exp(log_dot(self.log_alpha[self.max_length], log_going)))
+
+    # ---------------------------------------------------------------- backward pass
+    def _backward(self) -> None:
+        """log_beta[t][node] = log p(a matching finish | node after t tokens)."""
+        S, dfa = self.structure, self.dfa
+        horizon = len(self.log_alpha) - 1
+        self.log_beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
+        self.log_beta[horizon] = self.log_end[horizon]
+        for t in range(horizon - 1, -1, -1):
+            q, s = self.node_q_s(t)
+            next_keys, log_next = self.keys[t + 1], self.log_beta[t + 1]
+            inflow = np.full(len(q), -np.inf)
+            bad = np.zeros(len(q), dtype=bool)
+            pool = self.pool(t)
+            for shift, idx in bands(log_next, self.width):
+                b = np.zeros(len(next_keys))
+                b[idx] = np.exp(log_next[idx] - shift)
+                value, cancelled = backward_band(S, dfa, q, s, next_keys, b, pool)
+                inflow = np.logaddexp(inflow, safe_log(value) + shift)
+                bad |= cancelled
+            if bad.any():
+                inflow[bad] = exact_log_pull(S, dfa, q[bad], s[bad], next_keys, log_next)
+            self.log_beta[t] = np.logaddexp(self.log_end[t], inflow)
+
+    def end_log_mass(self) -> np.ndarray:
+        """log p(the item matches and has length t), t = 0..max_length (float64)."""
+        out = np.full(self.max_length + 1, -np.inf)
+        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
+            out[t] = log_dot(a, e)
+        return out
+
+    def end_mass(self) -> np.ndarray:
+        """p(the item matches and has length t), t = 0..max_length (float64)."""
+        return np.exp(self.end_log_mass())
+
+    def end_posterior(self) -> np.ndarray:
+        """p(length = t | pattern), t = 0..max_length (float64)."""
+        return np.exp(self.end_log_mass() - self.log_z)
+
+    def token_posteriors(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per position t: (token ids, p(token at t | pattern)) (as `Lattice.token_posteriors`)."""
+        if self.log_z == -np.inf:
+            raise TnaasError("no item matches the pattern: there is no posterior")
+        out = []
+        for t, (dst, token, log_mass) in enumerate(self.cells):
+            weight = np.exp(log_mass + self.log_beta[t + 1][dst] - self.log_z)
+            weights = np.bincount(token, weights=weight, minlength=self.structure.V)
+            ids = np.flatnonzero(weights > 0)
+            out.append((ids, weights[ids]))
+        return out
+
+    # --------------------------------------------------- samples and k-best (dense)
+    def sample(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """`n` exact draws of token-id sequences from p(item | pattern)."""
+        from tnaas.inference.backoff_search import sample_lattice
+
+        return sample_lattice(self, n, rng)
+
+    def top(self, k: int) -> tuple[list[tuple[np.ndarray, float]], bool]:
+        """The k most probable matching items, exactly, descending (as `Lattice.top`)."""
+        from tnaas.inference.backoff_search import top_lattice
+
+        return top_lattice(self, k)

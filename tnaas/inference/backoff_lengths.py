@@ -1,0 +1,158 @@
+"""Length control for Kneser-Ney without dense transitions: `AllPaths` over the backoff
+operator.
+
+`tnaas.inference.any_length.AllPaths` expands every state over every token once (n_states
+x V edges: refused on word corpora). Here each step goes through the pooled backoff
+operator of `tnaas.inference.backoff_flow` with the pattern `%` (one DFA state): forward
+passes give p_chain(length = λ), backward messages over every state give exact draws from
+p(T | λ) p(λ) (dense rows only for the few states draws sit at). Same interface and the
+same distribution as `AllPaths`; memory: one float vector over the states per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.errors import TnaasError
+from tnaas.inference.automaton import safe_log
+from tnaas.inference.backoff import BackoffStructure, backoff_structure
+from tnaas.inference.backoff_flow import (
+    Pool,
+    backward_band,
+    band_width,
+    bands,
+    exact_log_pull,
+    forward_band,
+    next_frontier,
+    unique_inverse,
+)
+from tnaas.inference.log_flow import log_dot, log_group_sum
+from tnaas.inference.patterns import any_sequence_dfa
+
+MAX_MESSAGE_CELLS = 40_000_000  # states x steps of stored backward messages (~320 MB)
+
+
+class BackoffAllPaths:
+    """Length-conditioned passes of a KN automaton (module docstring).
+
+    `max_length`: the longest item considered, in tokens. `structure`: the automaton's
+    `BackoffStructure` (looked up when None).
+    """
+
+    def __init__(self, automaton, max_length: int, structure: BackoffStructure | None = None):
+        self.structure = structure or backoff_structure(automaton)
+        if self.structure is None:
+            raise TnaasError("these passes need an untempered Kneser-Ney model")
+        self.automaton = automaton
+        self.max_length = int(max_length)
+        self.dfa = any_sequence_dfa(self.structure.V)
+        self.width = band_width(self.structure)
+        self.start_states, self.start_probs = automaton.start()
+
+    def length_log_probs(self) -> np.ndarray:
+        """log p(the automaton stops after exactly λ tokens), λ = 0..max_length (float64)."""
+        S = self.structure
+        log_end = safe_log(S.end)
+        keys, log_alpha = np.array([S.begin], dtype=np.int64), np.zeros(1)
+        out = np.full(self.max_length + 1, -np.inf)
+        for t in range(self.max_length + 1):
+            if len(keys) == 0:
+                break
+            out[t] = log_dot(log_alpha, log_end[keys])
+            if t == self.max_length:
+                break
+            found, found_log = [], []
+            q = np.zeros(len(keys), dtype=np.int64)
+            for shift, idx in bands(log_alpha, self.width):
+                cells, value = forward_band(S, self.dfa, q[idx], keys[idx], np.exp(log_alpha[idx] - shift))
+                found.append(next_frontier(S, self.dfa, cells))
+                found_log.append(np.log(value) + shift)
+            cell_keys = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+            keys, group = unique_inverse(cell_keys, S.n)
+            log_alpha = log_group_sum(group, np.concatenate(found_log) if found_log else np.zeros(0), len(keys))
+        return out
+
+    def length_probs(self) -> np.ndarray:
+        """p(the automaton stops after exactly λ tokens), λ = 0..max_length (float64)."""
+        return np.exp(self.length_log_probs())
+
+    def sample(
+        self, end_weight: np.ndarray | None, n: int, rng: np.random.Generator, log_end_weight: np.ndarray | None = None
+    ) -> list[np.ndarray]:
+        """`n` exact draws whose probability of ending after t tokens is multiplied by
+        `end_weight[t]` (or exp(`log_end_weight[t]`)), as `AllPaths.sample`."""
+        from tnaas.inference.backoff_search import sample_lattice
+
+        if log_end_weight is None:
+            log_end_weight = safe_log(np.asarray(end_weight, dtype=np.float64))
+        return sample_lattice(_Messages(self, np.asarray(log_end_weight, dtype=np.float64)), n, rng)
+
+
+class _Messages:
+    """Backward messages over every state, shaped like a `BackoffLattice` for the sampler
+    (node i after t tokens is state i, DFA state 0).
+
+    Messages are kept only every `stride` steps (checkpoints); the sampler reads them in
+    increasing t, and each stretch between checkpoints is recomputed once from the one
+    after it: one more backward pass for sqrt(horizon) times less memory.
+    """
+
+    def __init__(self, paths: BackoffAllPaths, log_end_weight: np.ndarray):
+        S = paths.structure
+        horizon = len(log_end_weight) - 1
+        self.stride = max(1, int(np.ceil(np.sqrt(horizon + 1))))
+        if S.n * 2 * (self.stride + 1) > MAX_MESSAGE_CELLS:
+            raise TnaasError(
+                f"length control needs messages over {S.n:,} states for {horizon + 1} lengths with this smoothed "
+                f"model (the limit is {MAX_MESSAGE_CELLS:,} cells): choose shorter lengths or a smaller state size"
+            )
+        self.paths, self.structure, self.dfa = paths, S, paths.dfa
+        everything = np.arange(S.n, dtype=np.int64)
+        log_end = safe_log(S.end)
+        self.keys = [everything] * (horizon + 1)
+        self.log_alpha = [None] * (horizon + 1)  # only its length is read
+        self.cells = [None] * horizon
+        self.log_end = [log_end + w for w in log_end_weight]
+        pooled = everything[everything != S.begin]  # BEGIN is expanded directly (backoff_flow)
+        self._pool = Pool(S, np.zeros(len(pooled), dtype=np.int64), pooled, None)
+        self._checkpoints = {horizon: self.log_end[horizon]}
+        current = self.log_end[horizon]
+        for t in range(horizon - 1, -1, -1):
+            current = self._step(t, current)
+            if t % self.stride == 0:
+                self._checkpoints[t] = current
+        self._segment: dict[int, np.ndarray] = {}
+        self.log_beta = self  # read as log_beta[t]
+        self.start_node = S.begin
+        self.log_z = float(self._checkpoints[0][S.begin])
+
+    def _step(self, t: int, log_next: np.ndarray) -> np.ndarray:
+        """log beta_t over every state from log beta_(t+1)."""
+        S, paths = self.structure, self.paths
+        everything = self.keys[0]
+        q = np.zeros(S.n, dtype=np.int64)
+        inflow = np.full(S.n, -np.inf)
+        bad = np.zeros(S.n, dtype=bool)
+        for shift, idx in bands(log_next, paths.width):
+            b = np.zeros(S.n)
+            b[idx] = np.exp(log_next[idx] - shift)
+            value, cancelled = backward_band(S, self.dfa, q, everything, everything, b, self._pool)
+            inflow = np.logaddexp(inflow, safe_log(value) + shift)
+            bad |= cancelled
+        if bad.any():
+            inflow[bad] = exact_log_pull(S, self.dfa, q[bad], everything[bad], everything, log_next)
+        return np.logaddexp(self.log_end[t], inflow)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        """log beta_t (float64 (n_states,)): a checkpoint, or its stretch recomputed."""
+        if t in self._checkpoints:
+            return self._checkpoints[t]
+        if t not in self._segment:
+            low = (t // self.stride) * self.stride
+            high = min(low + self.stride, len(self.keys) - 1)
+            self._segment = {}
+            current = self._checkpoints[high]
+            for u in range(high - 1, low, -1):
+                current = self._step(u, current)
+                self._segment[u] = current
+        return self._segment[t]

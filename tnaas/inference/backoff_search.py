@@ -1,0 +1,172 @@
+"""Exact samples and the exact k best items of a `BackoffLattice`, by dense expansion of
+the few nodes they visit.
+
+Sampling: backward messages are exact, so at each step each distinct node a draw sits at
+is expanded over every token (its dense row, `BackoffStructure.dense_rows`) and the
+option "end here"; option w weighs p(w | s) β(δ(q, w), d(s, w)) / β(node), looked up in
+the next frontier by key. k-best: A* over prefixes with an admissible heuristic U, an
+upper bound on the best finish from each node computed over the pooled structure with
+exclusions ignored (each state's bound is the max of its entries' exact terms and γ times
+its parent's bound, which can only over-estimate). A popped node's children are sorted
+once and pushed lazily (best first, each pop of a child pushes its next sibling), so a
+pop costs O(V log V), not V heap pushes.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from tnaas.errors import TnaasError
+from tnaas.inference.automaton import choose, safe_log
+from tnaas.inference.backoff_flow import _DENSE_BATCH, KeyIndex, _direct_pairs, _pair_dst, _split
+from tnaas.inference.lattice import MAX_SEARCH_POPS
+
+
+def _options(lat, t: int, nodes: np.ndarray):
+    """Dense options of frontier nodes `nodes` (int64 (g,)) after t tokens: (log p(w | s)
+    float64 (g, V), next node index int64 (g, V), -1 where the pattern or lattice has none)."""
+    S, dfa = lat.structure, lat.dfa
+    q, s = np.divmod(lat.keys[t][nodes], S.n)
+    probs, dsts = S.dense_rows(s)
+    nq = dfa.delta[q[:, None], dfa.token_class[None, :]]
+    index = KeyIndex(lat.keys[t + 1], len(dfa.delta) * S.n)
+    nxt = index.find(np.where(nq >= 0, nq * S.n + dsts, -1))
+    return safe_log(probs), nxt
+
+
+def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """`n` exact draws of token-id sequences from p(item | pattern) (module docstring)."""
+    if lat.log_z == -np.inf:
+        raise TnaasError("no item matches the pattern: nothing to sample")
+    V = lat.structure.V
+    horizon = len(lat.log_alpha)
+    # A lattice starts at its node 0. The explicit samplers draw the start node from a
+    # one-point distribution first: drawing it here too keeps seeded draws the same.
+    node = np.full(n, getattr(lat, "start_node", 0), dtype=np.int64) + rng.choice(1, size=n, p=[1.0])
+    tokens = np.zeros((n, horizon), dtype=np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
+    active = np.arange(n)
+    for t in range(horizon):
+        if len(active) == 0:
+            break
+        unique, inverse = np.unique(node[active], return_inverse=True)
+        log_here = lat.log_beta[t][unique]  # finite: only nodes with a finish are reached
+        log_stop = lat.log_end[t][unique] - log_here
+        picked_token = np.full(len(active), -1)
+        picked_node = np.zeros(len(active), dtype=np.int64)
+        step = max(1, _DENSE_BATCH // (V + 1))
+        for lo in range(0, len(unique), step):
+            rows = np.arange(lo, min(lo + step, len(unique)))
+            draws = np.flatnonzero((inverse >= lo) & (inverse < lo + len(rows)))
+            if t < len(lat.cells):  # (the last step has no tokens left)
+                log_p, nxt = _options(lat, t, unique[rows])
+                log_beta_next = np.r_[lat.log_beta[t + 1], -np.inf]
+                log_w = log_p + log_beta_next[nxt] - log_here[rows, None]
+            else:
+                log_w = np.full((len(rows), V), -np.inf)
+                nxt = np.full((len(rows), V), -1)
+            weight = np.exp(np.concatenate([log_w, log_stop[rows, None]], axis=1))
+            owner = np.repeat(np.arange(len(rows)), V + 1)
+            choice = choose(owner, weight.reshape(-1), len(rows), inverse[draws] - lo, rng)
+            row, option = np.divmod(choice, V + 1)
+            going = option < V
+            picked_token[draws[going]] = option[going]
+            picked_node[draws[going]] = nxt[row[going], option[going]]
+        going = picked_token >= 0
+        tokens[active[going], t] = picked_token[going]
+        lengths[active[going]] += 1
+        node[active[going]] = picked_node[going]
+        active = active[going]
+    return [row[:length].copy() for row, length in zip(tokens, lengths.tolist())]
+
+
+def upper_bounds(lat) -> list[np.ndarray]:
+    """log U_t(node) >= log max over matching finishes of p(finish | node), per t (module
+    docstring); exact at the last step."""
+    S, dfa = lat.structure, lat.dfa
+    horizon = len(lat.log_alpha) - 1
+    out = [np.zeros(0)] * (horizon + 1)
+    out[horizon] = lat.log_end[horizon]
+    n = S.n
+    log_gamma = safe_log(S.gamma)
+    for t in range(horizon - 1, -1, -1):
+        q, s = np.divmod(lat.keys[t], n)
+        index = KeyIndex(lat.keys[t + 1], len(dfa.delta) * n)
+        u_next = np.r_[out[t + 1], -np.inf]
+
+        def look(qq, w, d, index=index, u_next=u_next):
+            nq = dfa.delta[qq, dfa.token_class[w]]
+            return u_next[index.find(np.where(nq >= 0, nq * n + d, -1))]
+
+        best = lat.log_end[t].copy()
+        pooled = _split(S, dfa, q, s)
+        if pooled.any():
+            pool = lat.pool(t)
+            size = len(pool.keys)
+            (owner, entry, qq), (roots_of, rq, rw) = pool.entries(S, dfa)
+            via = safe_log(S.prob[entry]) + look(qq, S.token[entry], S.dst[entry])
+            own = np.full(size, -np.inf)
+            np.maximum.at(own, owner, via)
+            root_best = np.full(size, -np.inf)
+            np.maximum.at(root_best, roots_of, safe_log(S.root_prob[rw]) + look(rq, rw, S.root_dst[rw]))
+            bound = root_best
+            for sel in pool.levels[1:]:  # parents first
+                bound[sel] = np.maximum(own[sel], log_gamma[pool.s[sel]] + bound[pool.up[sel]])
+            best[pooled] = np.maximum(best[pooled], bound[pool.frontier])
+        direct = np.flatnonzero(~pooled)
+        if len(direct):
+            node, token = _direct_pairs(S, dfa, q[direct], s[direct])
+            node = direct[node]
+            via = safe_log(S.pair_prob(s[node], token)) + look(q[node], token, _pair_dst(S, s[node], token))
+            np.maximum.at(best, node, via)
+        out[t] = best
+    return out
+
+
+def top_lattice(lat, k: int) -> tuple[list[tuple[np.ndarray, float]], bool]:
+    """The k most probable matching items, exactly, descending: ([(ids, p(item | pattern))],
+    complete), `complete` False only when the search budget ran out (module docstring)."""
+    if lat.log_z == -np.inf or k <= 0:
+        return [], True
+    bound = upper_bounds(lat)
+    heap: list = []
+    counter = 0
+
+    def expand(t: int, i: int, prefix: tuple, log_w: float) -> None:
+        nonlocal counter
+        log_end = log_w + float(lat.log_end[t][i])
+        if log_end > -np.inf:
+            counter += 1
+            heapq.heappush(heap, (-log_end, counter, prefix, None))
+        if t >= len(lat.cells):
+            return
+        log_p, nxt = _options(lat, t, np.array([i]))
+        log_p, nxt = log_p[0], nxt[0]
+        priority = log_w + log_p + np.r_[bound[t + 1], -np.inf][nxt]
+        keep = np.flatnonzero(priority > -np.inf)
+        if len(keep) == 0:
+            return
+        keep = keep[np.argsort(-priority[keep], kind="stable")]
+        children = (t + 1, keep, nxt[keep], log_w + log_p[keep], priority[keep])
+        counter += 1
+        heapq.heappush(heap, (-float(children[4][0]), counter, prefix, (children, 0)))
+
+    expand(0, 0, (), float(lat.log_alpha[0][0]))
+    found: list[tuple[np.ndarray, float]] = []
+    pops = 0
+    while heap and len(found) < k:
+        neg, _, prefix, child = heapq.heappop(heap)
+        pops += 1
+        if pops > MAX_SEARCH_POPS:
+            return found, False
+        if child is None:  # a finished item: its priority is its exact probability
+            found.append((np.array(prefix, dtype=np.int64), float(np.exp(-neg - lat.log_z))))
+            continue
+        (t, token, nxt, log_w, priority), a = child
+        if a + 1 < len(token):  # the next sibling, no better than this one
+            counter += 1
+            heapq.heappush(heap, (-float(priority[a + 1]), counter, prefix, (child[0], a + 1)))
+        expand(t, int(nxt[a]), prefix + (int(token[a]),), float(log_w[a]))
+    return found, True
