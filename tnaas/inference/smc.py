@@ -233,8 +233,8 @@ def run_smc(
             ok = reach <= last_end - t - 1  # (DFA states, vocabulary): may this token come next?
             cut_off = (reach < _FAR) & ~ok  # matching, but too long for the cap
             token_probs = probs[:, :vocab_size]
-            cumulative = np.cumsum(np.where(ok[q_row], token_probs, 0), axis=1, dtype=np.float64)
-            mass = cumulative[:, -1]
+            masked, sums = _masked_blocks(token_probs, ok[q_row])
+            mass = sums.sum(axis=1)
             if cut_off[q_row].any():
                 cut = np.einsum("ij,ij->i", token_probs, cut_off[q_row], dtype=np.float64)
                 log_cut = np.logaddexp(log_cut, log_run + np.log(np.dot(weights, cut[node])))
@@ -251,7 +251,7 @@ def run_smc(
                 parents[t], node, weights = index, node[index], np.full(n, 1.0 / n)
                 resamplings += 1
             live = np.flatnonzero(weights > 0)
-            drawn = _draw_rows(cumulative, node[live], rng)
+            drawn = _draw_rows(masked, sums, node[live], rng)
             tokens[t, live] = drawn
             # the new rows: one per distinct (row, token) pair among the live particles
             pairs, inverse = np.unique(node[live] * vocab_size + drawn, return_inverse=True)
@@ -289,23 +289,44 @@ def _finish_probs(model, probs, state, q_row, accepting, suffix, temperature) ->
     return out
 
 
-def _draw_rows(cumulative: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One token per entry of `rows`, drawn from that row of the row-wise cumulative sums
-    `cumulative` (float64 (m, vocabulary), last column positive) by inverse CDF: one
-    `searchsorted` over all rows, each row shifted into [row, row + 1)."""
-    m, width = cumulative.shape
+def _masked_blocks(probs: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`probs` (rows, vocabulary) with the entries `allowed` (bool, same shape) forbids
+    zeroed, padded to whole blocks of `block` tokens: (masked (rows, blocks, block) in the
+    dtype of `probs`, float64 block sums (rows, blocks)). Drawing then reads one block per
+    draw instead of a whole row: O(rows x vocabulary) sums, not a row-wise cumulative sum."""
+    rows, vocab_size = probs.shape
+    block = max(8, math.isqrt(vocab_size - 1) + 1)
+    blocks = -(-vocab_size // block)
+    masked = np.zeros((rows, blocks * block), dtype=probs.dtype)
+    np.copyto(masked[:, :vocab_size], probs, where=allowed)
+    masked = masked.reshape(rows, blocks, block)
+    return masked, masked.sum(axis=2, dtype=np.float64)
+
+
+def _draw_rows(masked: np.ndarray, sums: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One token per entry of `rows` (int64 (m,)), drawn from that row of `masked` (see
+    `_masked_blocks`; each row drawn from has positive mass) in proportion to its entries:
+    first a block by inverse CDF over the block sums, one `searchsorted` over all rows
+    (row r shifted into [r, r + 1)), then a token within the block."""
+    n_rows, blocks, block = masked.shape
+    cumulative = np.cumsum(sums, axis=1)
     total = cumulative[:, -1:]
     with np.errstate(divide="ignore", invalid="ignore"):  # rows no particle draws from may have no mass
         scaled = np.where(total > 0, cumulative / total, 1.0)
-    flat = (scaled + np.arange(m)[:, None]).ravel()
-    target = rows + rng.random(len(rows))
-    drawn = np.searchsorted(flat, target, side="right") - rows * width
-    # rounding may (very rarely) step past a row's end: take its last token with weight then
-    over = drawn >= width
-    if over.any():
-        positive = np.diff(cumulative[rows[over]], axis=1, prepend=0.0) > 0
-        drawn[over] = width - 1 - np.argmax(positive[:, ::-1], axis=1)
-    return drawn
+    flat = (scaled + np.arange(n_rows)[:, None]).ravel()
+    chosen = np.searchsorted(flat, rows + rng.random(len(rows)), side="right") - rows * blocks
+    chosen = _last_positive(sums[rows], chosen)
+    inside = np.cumsum(masked[rows, chosen], axis=1, dtype=np.float64)  # (m, block)
+    target = rng.random(len(rows)) * inside[:, -1]
+    token = _last_positive(np.diff(inside, axis=1, prepend=0.0), (inside <= target[:, None]).sum(axis=1))
+    return chosen * block + token
+
+
+def _last_positive(weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`index` (m,), except where rounding took it past the last positive entry of its row
+    of `weights` (m, width) (an inverse-CDF draw with a uniform within 1e-16 of 1): that entry."""
+    last = weights.shape[1] - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
+    return np.minimum(index, last)
 
 
 def complete(
