@@ -48,7 +48,9 @@ def _truth(every_item, regex: str) -> tuple[float, dict]:
     return {x: p for x, p in probs.items() if re.fullmatch(regex, x)}
 
 
-@pytest.mark.parametrize(("pattern", "regex"), [("%cb", ".*cb"), ("%a", ".*a"), ("b%ca", "b.*ca"), ("%b%ab", ".*b.*ab")])
+@pytest.mark.parametrize(
+    ("pattern", "regex"), [("%cb", ".*cb"), ("%a", ".*a"), ("b%ca", "b.*ca"), ("%b%ab", ".*b.*ab")]
+)
 def test_suffix_lookahead_agrees_with_enumeration(tiny, every_item, pattern, regex):
     """p(pattern), every position's marginal and the top items, within 5 standard errors
     (p(pattern) relative error ~ 1/sqrt(ESS), a marginal's ~ sqrt(p(1 - p)/ESS))."""
@@ -86,7 +88,9 @@ def test_lookahead_and_plain_runs_estimate_the_same_and_lookahead_has_less_varia
     cap = np.ones(LONGEST + 1)
     ahead, plain = [], []
     for seed in range(30):
-        ahead.append(math.exp(smc.run_smc(tiny, any_sequence_dfa(3), 200, np.random.default_rng(seed), 1.0, cap, [2, 1]).log_z))
+        ahead.append(
+            math.exp(smc.run_smc(tiny, any_sequence_dfa(3), 200, np.random.default_rng(seed), 1.0, cap, [2, 1]).log_z)
+        )
         plain.append(math.exp(smc.run_smc(tiny, plain_dfa, 200, np.random.default_rng(seed), 1.0, cap).log_z))
     ahead, plain = np.array(ahead), np.array(plain)
     truth = z - sum(p for x, p in _truth(every_item, ".*cb").items() if len(x) > LONGEST)

@@ -14,19 +14,44 @@ An LSTM's next-token distribution depends on the whole prefix, so the exact latt
   Rao-Blackwellised estimate with less variance). When the particles' effective sample size
   (ESS) drops below half their number they are resampled (systematic). The recorded weights
   sum to an unbiased estimate of p(pattern) and, normalised, approximate p(item | pattern).
-  Patterns that constrain the end (`%ly`) are the hard case: few particles happen to finish
-  well, so the ESS is low; then one rerun uses proportionally more particles. The ESS is
-  reported in `Completion.method`; the relative error of p(pattern) is about 1/sqrt(ESS)
-  (measured over 40 seeds in tests/test_lstm.py).
+
+**Literal suffix, read exactly.** A pattern ending in literal tokens S (`%ly`: S = l, y) is
+Q followed by S, and every match is x + S for exactly one x matching Q. So the particles
+grow prefixes x of Q (up to the cap minus |S| tokens) and, wherever Q's DFA accepts, record
+the item x + S with weight w(x) p(S, END | x), computed exactly by |S| more batched steps
+of the rows concerned. This is the same Rao-Blackwellisation as for ending, with the
+suffix; it stays an unbiased estimator (each item is still recorded by exactly one
+decomposition) and every particle contributes at every step, instead of the few that
+happen to draw S and then END. On `%ly` (names, Pokémon) and `% thee,` (sonnets) the ESS
+per particle went from ~0.03 to 0.4-1, so such patterns start with `SUFFIX_PARTICLES`.
+Otherwise a first run uses `PARTICLES`; below `MIN_ESS` one rerun uses proportionally more.
+
+**Cost.** Particles with equal prefixes share one row of the model state (all start on the
+one BEGIN row; a literal prefix stays one row; resampled copies share their parent's row
+until they draw different tokens): each step advances only the distinct (row, token) pairs.
+Tokens are drawn for all particles at once, by inverse CDF over blocks of ~sqrt(V) tokens.
+
+**ESS** (in `Completion.method`) is Kish's 1 / sum w² over the items, the items one
+particle records between two resamplings summed first (they come from one run, and
+counting them apart overstated the ESS ~4x on `%ia%`); at most the number of particles.
+The relative error of p(pattern) is at most about 1/sqrt(ESS) (tests/test_smc.py).
 
 Length distributions other than natural: p(item) = p(λ) p_model(item) / p_model(λ), so one
 run over any sequence estimates p_model(λ) for every λ at once (exact by enumeration when
 short), and the pattern run weighs ending after λ tokens by p(λ) / p_model(λ).
 
-`model` is anything with `vocabulary_`, `token_kind_`, `max_length_`, `start_state(n)`,
-`step(tokens, state, temperature) -> (probs (n, vocabulary + 1), state)` (END last; input id
-`len(vocabulary_)` is BEGIN), `select(state, index)` and `score_ids(sequences, temperature)`:
-see `tnaas.models.lstm.LSTMModel`.
+**The model interface** (the LSTM's; any next-token model can plug in): `vocabulary_`
+(tuple of V tokens), `token_kind_`, `max_length_` (the length cap), and
+
+- `start_state(n)`: the state of n runs before anything is read;
+- `step(tokens, state, temperature) -> (probs, state)`: read one input id per run (int64
+  (n,), id V = BEGIN) and return the next-token probabilities (float (n, V + 1), END last,
+  tempered) and the new state;
+- `select(state, index)`: the state of the runs at `index` (int64 (m,), repeats allowed);
+- `score_ids(sequences, temperature)`: exact natural-log probabilities, END included
+  (float64 (n,)).
+
+See `tnaas.models.lstm.LSTMModel`.
 """
 
 from __future__ import annotations
@@ -52,7 +77,8 @@ from tnaas.inference.patterns import (
 
 PARTICLES = 2_000  # first run: posteriors within ~±0.02 at ESS 2,000; 0.1-1 s on 31k names
 MIN_ESS = 500  # below this (suffix patterns like `%ly`) one rerun with proportionally more particles,
-AUTO_PARTICLES = 16_000  # up to this many (`%ly` on names: 3-6 s)
+AUTO_PARTICLES = 16_000  # up to this many
+SUFFIX_PARTICLES = 600  # first run when the pattern ends in literal tokens, read exactly (ESS 0.4-1 per particle)
 MAX_PARTICLES = 100_000
 MAX_CANDIDATES = 20_000  # enumerate (exactly) up to this many completions: ~1 s (17,576 names)
 TOP_POOL = 2_000  # at most this many candidates re-scored exactly to rank the top completions
@@ -342,8 +368,9 @@ def complete(
 ) -> Completion:
     """Answer the pattern `text` for `model` (see the module docstring and `Completion`).
 
-    `particles` None means `PARTICLES`, then once more with up to `AUTO_PARTICLES` if the
-    effective sample size came out below `MIN_ESS`. `method` says "exact: ..." only when
+    `particles` None means `PARTICLES` (`SUFFIX_PARTICLES` for a pattern ending in literal
+    tokens), then once more with up to `AUTO_PARTICLES` if the effective sample size came
+    out below `MIN_ESS`. `method` says "exact: ..." only when
     every candidate was scored exactly, else "approximate: SMC, N particles, effective
     sample size E".
     """
@@ -379,6 +406,8 @@ def complete(
         head, suffix = split_suffix(pattern)
         head_dfa = compile_pattern(head, vocab) if suffix else dfa
         suffix_ids = [vocab.index(token) for token in suffix]
+        if auto and suffix:
+            particles = SUFFIX_PARTICLES
         found = run_smc(model, head_dfa, particles, rng, temperature, end_weight, suffix_ids)
         if auto and 0 < found.ess < MIN_ESS:
             particles = min(AUTO_PARTICLES, 1000 * math.ceil(particles * MIN_ESS / found.ess / 1000))
@@ -489,30 +518,6 @@ def _top(model, found: Weighted, k: int, temperature: float) -> list[dict]:
 
 def _text(model, ids: np.ndarray) -> str:
     return detokenize((model.vocabulary_[t] for t in ids), model.token_kind_)
-
-
-def _groups(q: np.ndarray):
-    """(DFA state, row indices) for each distinct state in `q`: particles in one state share a mask."""
-    states, group = np.unique(q, return_inverse=True)
-    order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(len(states) + 1))
-    return [(s, order[a:b]) for s, a, b in zip(states, bounds[:-1], bounds[1:])]
-
-
-def _masked_sums(probs: np.ndarray, q: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row sums of `probs` (n, vocabulary) over the tokens `mask[q[row]]` (bool (states, vocabulary)) allows."""
-    out = np.zeros(len(probs))
-    for state, rows in _groups(q):
-        out[rows] = probs[rows] @ mask[state].astype(probs.dtype)
-    return out
-
-
-def _masked_draw(probs: np.ndarray, q: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One token per row of `probs`, among those `mask[q[row]]` allows, proportionally to `probs`."""
-    out = np.zeros(len(probs), dtype=np.int64)
-    for state, rows in _groups(q):
-        out[rows] = draw(probs[rows] * mask[state], rng)
-    return out
 
 
 def _multinomial(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
