@@ -14,25 +14,50 @@ An LSTM's next-token distribution depends on the whole prefix, so the exact latt
   Rao-Blackwellised estimate with less variance). When the particles' effective sample size
   (ESS) drops below half their number they are resampled (systematic). The recorded weights
   sum to an unbiased estimate of p(pattern) and, normalised, approximate p(item | pattern).
-  Patterns that constrain the end (`%ly`) are the hard case: few particles happen to finish
-  well, so the ESS is low; then one rerun uses proportionally more particles. The ESS is
-  reported in `Completion.method`; the relative error of p(pattern) is about 1/sqrt(ESS)
-  (measured over 40 seeds in tests/test_lstm.py).
+
+**Literal suffix, read exactly.** A pattern ending in literal tokens S (`%ly`: S = l, y) is
+Q followed by S, and every match is x + S for exactly one x matching Q. So the particles
+grow prefixes x of Q (up to the cap minus |S| tokens) and, wherever Q's DFA accepts, record
+the item x + S with weight w(x) p(S, END | x), computed exactly by |S| more batched steps
+of the rows concerned. This is the same Rao-Blackwellisation as for ending, with the
+suffix; it stays an unbiased estimator (each item is still recorded by exactly one
+decomposition) and every particle contributes at every step, instead of the few that
+happen to draw S and then END. On `%ly` (names, Pokémon) and `% thee,` (sonnets) the ESS
+per particle went from ~0.03 to 0.4-1, so such patterns start with `SUFFIX_PARTICLES`.
+Otherwise a first run uses `PARTICLES`; below `MIN_ESS` one rerun uses proportionally more.
+
+**Cost.** Particles with equal prefixes share one row of the model state (all start on the
+one BEGIN row; a literal prefix stays one row; resampled copies share their parent's row
+until they draw different tokens): each step advances only the distinct (row, token) pairs.
+Tokens are drawn for all particles at once, by inverse CDF over blocks of ~sqrt(V) tokens.
+
+**ESS** (in `Completion.method`) is Kish's 1 / sum w² over the items, the items one
+particle records between two resamplings summed first (they come from one run, and
+counting them apart overstated the ESS ~4x on `%ia%`); at most the number of particles.
+The relative error of p(pattern) is at most about 1/sqrt(ESS) (tests/test_smc.py).
 
 Length distributions other than natural: p(item) = p(λ) p_model(item) / p_model(λ), so one
 run over any sequence estimates p_model(λ) for every λ at once (exact by enumeration when
 short), and the pattern run weighs ending after λ tokens by p(λ) / p_model(λ).
 
-`model` is anything with `vocabulary_`, `token_kind_`, `max_length_`, `start_state(n)`,
-`step(tokens, state, temperature) -> (probs (n, vocabulary + 1), state)` (END last; input id
-`len(vocabulary_)` is BEGIN), `select(state, index)` and `score_ids(sequences, temperature)`:
-see `tnaas.models.lstm.LSTMModel`.
+**The model interface** (the LSTM's; any next-token model can plug in): `vocabulary_`
+(tuple of V tokens), `token_kind_`, `max_length_` (the length cap), and
+
+- `start_state(n)`: the state of n runs before anything is read;
+- `step(tokens, state, temperature) -> (probs, state)`: read one input id per run (int64
+  (n,), id V = BEGIN) and return the next-token probabilities (float (n, V + 1), END last,
+  tempered) and the new state;
+- `select(state, index)`: the state of the runs at `index` (int64 (m,), repeats allowed);
+- `score_ids(sequences, temperature)`: exact natural-log probabilities, END included
+  (float64 (n,)).
+
+See `tnaas.models.lstm.LSTMModel`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,16 +65,27 @@ from tnaas.data.tokens import detokenize
 from tnaas.errors import TnaasError
 from tnaas.inference.completion import END_KEY, Completion, impossible_message
 from tnaas.inference.lengths import LengthDistribution
-from tnaas.inference.patterns import LITERAL, ONE, PatternDFA, any_sequence_dfa, compile_pattern, parse_pattern
+from tnaas.inference.patterns import (
+    LITERAL,
+    ONE,
+    Pattern,
+    PatternDFA,
+    any_sequence_dfa,
+    compile_pattern,
+    parse_pattern,
+)
 
 PARTICLES = 2_000  # first run: posteriors within ~±0.02 at ESS 2,000; 0.1-1 s on 31k names
 MIN_ESS = 500  # below this (suffix patterns like `%ly`) one rerun with proportionally more particles,
-AUTO_PARTICLES = 16_000  # up to this many (`%ly` on names: 3-6 s)
+AUTO_PARTICLES = 16_000  # up to this many
+SUFFIX_PARTICLES = 600  # first run when the pattern ends in literal tokens, read exactly (ESS 0.4-1 per particle)
 MAX_PARTICLES = 100_000
 MAX_CANDIDATES = 20_000  # enumerate (exactly) up to this many completions: ~1 s (17,576 names)
-TOP_POOL = 2_000  # the heaviest items re-scored exactly to rank the top completions
+TOP_POOL = 2_000  # at most this many candidates re-scored exactly to rank the top completions
+SCORE_SLACK = 0.01  # nats: candidates this close to the k-th best approximate score are re-scored too
 RESAMPLE_BELOW = 0.5  # resample when the ESS falls below this fraction of the particles
 NEGLIGIBLE = 1e-12  # stop once the running particles carry this little next to the items found
+LOOKAHEAD = 8  # at most this many trailing literal tokens are read exactly by every particle
 _FAR = 1 << 30  # "cannot reach an accepting state"
 
 
@@ -57,13 +93,19 @@ _FAR = 1 << 30  # "cannot reach an accepting state"
 class Weighted:
     """Items with weights approximating (or, when enumerated, equal to) p(item | query).
 
-    Stored as a particle family tree: slot i after t + 1 tokens holds token `tokens[t, i]`
-    and continues slot `parents[t, i]` after t tokens (both int64 (width, n)). `ends[t, i]`
-    (float64 (width + 1, n), summing to 1) is the weight of the item made of the first t
-    tokens of slot i. `log_z` is the log of the total weight before normalising (the
-    estimate of p(query)); `log_end_weight` (width + 1,) the log factor the target puts on
-    ending after t tokens; `truncated` estimates the probability of matching prefixes that
-    the length cap cut off; `particles` is how many particles made the tree.
+    Stored as a particle family tree of prefixes, each item being a prefix followed by the
+    fixed `suffix` (int64 (k,), often empty): slot i after t + 1 tokens holds token
+    `tokens[t, i]` and continues slot `parents[t, i]` after t tokens (both int64 (width, n)).
+    `ends[t, i]` (float64 (width + 1, n), summing to 1) is the weight of the item made of the
+    first t tokens of slot i, then the suffix ("level" t, t + k tokens). `log_z` is the log
+    of the total weight before normalising (the estimate of p(query)); `log_end_weight`
+    (width + 1,) the log factor the target puts on the item of level t; `truncated`
+    estimates (an upper bound on) the probability of matching items that the length cap cut
+    off; `particles` is how many particles made the tree. `segments` (int64 (width + 1,),
+    None = all 0) numbers the stretches between resamplings: the items one slot records
+    within one stretch come from one particle's single run, so `ess` counts them as one.
+    `log_scores` (like `ends`, None = unknown) is each item's log target probability from
+    the sampling pass (float32 network: ~1e-5 off): what `_top` ranks candidates by.
     """
 
     tokens: np.ndarray
@@ -73,29 +115,38 @@ class Weighted:
     log_end_weight: np.ndarray
     truncated: float = 0.0
     particles: int = 0
+    suffix: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    segments: np.ndarray | None = None
+    log_scores: np.ndarray | None = None
 
     @property
     def ess(self) -> float:
-        """Kish's effective sample size of the items, at most the number of particles."""
-        total = float(np.sum(self.ends**2))
+        """Kish's effective sample size, at most the number of particles: 1 / sum w², the
+        weights w being those of one particle's items within one stretch between
+        resamplings, summed (they are one draw, so counting them apart would overstate it)."""
+        ends = self.ends
+        if self.segments is not None:
+            ends = np.stack([ends[self.segments == s].sum(axis=0) for s in np.unique(self.segments)])
+        total = float(np.sum(ends**2))
         return min(1.0 / total, float(self.particles)) if total > 0 else 0.0
 
-    def sequences(self, lengths: np.ndarray, slots: np.ndarray) -> list[np.ndarray]:
-        """The token ids of the items (lengths[k], slots[k]) (int64 arrays)."""
-        out = np.full((len(slots), int(lengths.max(initial=0))), -1, dtype=np.int64)
+    def sequences(self, levels: np.ndarray, slots: np.ndarray) -> list[np.ndarray]:
+        """The token ids of the items (levels[k], slots[k]) (int64 arrays, suffix included)."""
+        levels = np.asarray(levels, dtype=np.int64)
+        out = np.full((len(slots), int(levels.max(initial=0))), -1, dtype=np.int64)
         slot = np.asarray(slots, dtype=np.int64).copy()
         for t in range(out.shape[1] - 1, -1, -1):
-            inside = lengths > t
+            inside = levels > t
             out[inside, t] = self.tokens[t, slot[inside]]
             slot[inside] = self.parents[t, slot[inside]]
-        return [row[:n] for row, n in zip(out, lengths)]
+        return [np.concatenate([row[:n], self.suffix]) for row, n in zip(out, levels)]
 
     def distinct(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The distinct items with positive weight: (lengths, a slot holding each, total
+        """The distinct items with positive weight: (levels, a slot holding each, total
         weight), each (m,). Slots share a prefix when their parents do and their last token agrees."""
         n = self.ends.shape[1]
         prefix = np.zeros(n, dtype=np.int64)  # id of each slot's prefix, equal ids = equal prefixes
-        lengths, slots, weights = [], [], []
+        levels, slots, weights = [], [], []
         for t in range(self.ends.shape[0]):
             if t > 0:
                 key = prefix[self.parents[t - 1]] * (int(self.tokens[t - 1].max(initial=0)) + 1) + self.tokens[t - 1]
@@ -103,24 +154,41 @@ class Weighted:
             ended = np.flatnonzero(self.ends[t] > 0)
             if len(ended):
                 ids, first, group = np.unique(prefix[ended], return_index=True, return_inverse=True)
-                lengths.append(np.full(len(ids), t))
+                levels.append(np.full(len(ids), t))
                 slots.append(ended[first])
                 weights.append(np.bincount(group.reshape(-1), weights=self.ends[t, ended]))
-        if not lengths:
+        if not levels:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(lengths), np.concatenate(slots), np.concatenate(weights)
+        return np.concatenate(levels), np.concatenate(slots), np.concatenate(weights)
 
     def marginals(self, vocab_size: int) -> list[tuple[np.ndarray, float]]:
-        """Per position t: (weight of each token at t (vocab_size,), weight of items ended before t)."""
-        used = np.flatnonzero(self.ends.sum(axis=1) > 0)
-        last = int(used[-1]) if len(used) else 0
-        through = self.ends[last].copy()  # weight of items of length >= t + 1, by slot after t + 1 tokens
-        out = [None] * last
+        """Per position p: (weight of each token at p (vocab_size,), weight of items ended before p)."""
+        per_level = self.ends.sum(axis=1)
+        used = np.flatnonzero(per_level > 0)
+        last = int(used[-1]) if len(used) else 0  # the longest prefix with weight
+        k = len(self.suffix)
+        out = [np.zeros(vocab_size) for _ in range(last + k if len(used) else 0)]
+        through = self.ends[last].copy()  # weight of items of level >= t + 1, by slot after t + 1 tokens
         for t in range(last - 1, -1, -1):
-            out[t] = np.bincount(self.tokens[t], weights=through, minlength=vocab_size)
+            out[t] += np.bincount(self.tokens[t], weights=through, minlength=vocab_size)
             through = self.ends[t] + np.bincount(self.parents[t], weights=through, minlength=self.ends.shape[1])
-        ended = np.cumsum(self.ends.sum(axis=1))
-        return [(out[t], float(ended[t])) for t in range(last)]
+        for level in used:  # the suffix of the items of this level fills positions level .. level + k - 1
+            for j, token in enumerate(self.suffix):
+                out[level + j][token] += per_level[level]
+        ended = np.zeros(len(out) + 1)
+        np.add.at(ended, np.minimum(np.arange(len(per_level)) + k, len(out)), per_level)
+        ended = np.cumsum(ended)  # ended[p]: weight of items of at most p tokens
+        return [(out[p], float(ended[p])) for p in range(len(out))]
+
+
+def split_suffix(pattern: Pattern) -> tuple[Pattern, tuple[str, ...]]:
+    """(the pattern without its trailing literal tokens, those tokens), at most `LOOKAHEAD` of them."""
+    elements = pattern.elements
+    k = 0
+    while k < min(LOOKAHEAD, len(elements)) and elements[len(elements) - 1 - k][0] == LITERAL:
+        k += 1
+    head = elements[: len(elements) - k]
+    return Pattern(pattern.text, pattern.token_kind, head), tuple(token for _, token in elements[len(elements) - k :])
 
 
 def steps_to_accept(next_state: np.ndarray, accepting: np.ndarray) -> np.ndarray:
@@ -137,59 +205,154 @@ def steps_to_accept(next_state: np.ndarray, accepting: np.ndarray) -> np.ndarray
         dist = new
 
 
-def run_smc(model, dfa: PatternDFA, n: int, rng: np.random.Generator, temperature: float, end_weight) -> Weighted:
-    """SMC with `n` particles for the items matching `dfa` (see the module docstring).
+def run_smc(
+    model, dfa: PatternDFA, n: int, rng: np.random.Generator, temperature: float, end_weight, suffix=()
+) -> Weighted:
+    """SMC with `n` particles for the items `x + suffix` with x matching `dfa` (see the
+    module docstring).
 
-    `end_weight`: float64 (cap + 1,), the factor on ending after t tokens (all ones: the
-    model's own lengths up to the cap `cap`; zero where ending is not allowed).
+    `end_weight`: float64 (cap + 1,), the factor on an item of t tokens, suffix included
+    (all ones: the model's own lengths up to the cap `cap`; zero where ending is not
+    allowed). `suffix`: token ids (k,) every item ends with, whose probability is computed
+    exactly for every particle at every step instead of being left to chance.
     """
     vocab_size = len(model.vocabulary_)
-    end_weight = np.asarray(end_weight, dtype=np.float64)
-    cap = len(end_weight) - 1
+    suffix = np.asarray(suffix, dtype=np.int64).reshape(-1)
+    k = len(suffix)
+    end_weight = np.asarray(end_weight, dtype=np.float64)[k:]  # by prefix length
+    width = len(end_weight) - 1
+    if width < 0:  # the suffix alone is longer than the cap
+        empty = np.zeros((0, n), dtype=np.int64)
+        return Weighted(empty, empty, np.zeros((1, n)), -np.inf, np.full(1, -np.inf), 0.0, n, suffix)
     last_end = int(np.flatnonzero(end_weight)[-1]) if end_weight.any() else -1
     next_state = dfa.delta[:, dfa.token_class]  # (DFA states, vocabulary)
     dist = steps_to_accept(next_state, dfa.accepting)
     reach = np.where(next_state >= 0, dist[np.maximum(next_state, 0)], _FAR)  # tokens to accept after each token
-    tokens = np.zeros((cap, n), dtype=np.int64)
-    parents = np.tile(np.arange(n), (cap, 1))
-    log_ends = np.full((cap + 1, n), -np.inf)
-    q = np.zeros(n, dtype=np.int64)
-    last = np.full(n, vocab_size, dtype=np.int64)  # BEGIN
+    tokens = np.zeros((width, n), dtype=np.int64)
+    parents = np.tile(np.arange(n), (width, 1))
+    segments = np.zeros(width + 1, dtype=np.int64)
+    log_ends = np.full((width + 1, n), -np.inf)
+    log_scores = np.full((width + 1, n), -np.inf)
     weights = np.full(n, 1.0 / n)
     log_run, log_cut, log_found = 0.0, -np.inf, -np.inf  # running mass; cut off by the cap; ended
-    state = model.start_state(n)
-    with np.errstate(divide="ignore"):
-        for t in range(cap + 1):
-            probs, state = model.step(last, state, temperature)
+    # Particles with equal prefixes share one row of the network state: `node[i]` is the row
+    # of particle i, `q_row` each row's DFA state. All particles start on the one BEGIN row.
+    node = np.zeros(n, dtype=np.int64)
+    q_row = np.zeros(1, dtype=np.int64)
+    log_path = np.zeros(1)  # each row's log p_model(prefix), from the float32 pass
+    probs, state = model.step(np.array([vocab_size]), model.start_state(1), temperature)
+    resamplings = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for t in range(width + 1):
+            segments[t] = resamplings
             if end_weight[t] > 0:
-                log_ends[t] = log_run + np.log(weights * probs[:, vocab_size] * dfa.accepting[q] * end_weight[t])
+                finish = _finish_probs(model, probs, state, q_row, dfa.accepting, suffix, temperature)
+                log_ends[t] = log_run + np.log(weights * finish[node] * end_weight[t])
+                log_scores[t] = (log_path + np.log(finish * end_weight[t]))[node]
                 log_found = np.logaddexp(log_found, _logsumexp(log_ends[t]))
-            if t == cap:
+            else:
+                finish = None
+            if t == width:  # what would continue past the cap: at most the running mass not finishing now
+                rest = np.dot(weights, 1.0 - finish[node]) if finish is not None else 1.0
+                log_cut = np.logaddexp(log_cut, log_run + np.log(max(rest, 0.0)))
                 break
             ok = reach <= last_end - t - 1  # (DFA states, vocabulary): may this token come next?
             cut_off = (reach < _FAR) & ~ok  # matching, but too long for the cap
-            tokens_p = probs[:, :vocab_size]
-            mass = _masked_sums(tokens_p, q, ok)
-            log_cut = np.logaddexp(log_cut, log_run + np.log(np.dot(weights, _masked_sums(tokens_p, q, cut_off))))
-            step = float(np.dot(weights, mass))
+            token_probs = probs[:, :vocab_size]
+            masked, sums = _masked_blocks(token_probs, ok[q_row])
+            mass = sums.sum(axis=1)
+            if cut_off[q_row].any():
+                cut = np.einsum("ij,ij->i", token_probs, cut_off[q_row], dtype=np.float64)
+                log_cut = np.logaddexp(log_cut, log_run + np.log(np.dot(weights, cut[node])))
+            step = float(np.dot(weights, mass[node]))
             if step <= 0:
                 break
             log_run += np.log(step)
-            weights = weights * mass / step
+            weights = weights * mass[node] / step
             if log_run + np.log(end_weight[t + 1 :].max()) < log_found + np.log(NEGLIGIBLE):  # nothing left to find
                 log_cut = np.logaddexp(log_cut, log_run)
                 break
             if 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * n:
                 index = _systematic(weights, rng)
-                parents[t], q, tokens_p, weights = index, q[index], tokens_p[index], np.full(n, 1.0 / n)
-                state = model.select(state, index)
+                parents[t], node, weights = index, node[index], np.full(n, 1.0 / n)
+                resamplings += 1
             live = np.flatnonzero(weights > 0)
-            token = _masked_draw(tokens_p[live], q[live], ok, rng)
-            tokens[t, live], q[live], last[live] = token, next_state[q[live], token], token
+            drawn = _draw_rows(masked, sums, node[live], rng)
+            tokens[t, live] = drawn
+            # the new rows: one per distinct (row, token) pair among the live particles
+            pairs, inverse = np.unique(node[live] * vocab_size + drawn, return_inverse=True)
+            parent_row, token = np.divmod(pairs, vocab_size)
+            node = np.zeros(n, dtype=np.int64)  # dead particles (weight 0) point anywhere
+            node[live] = inverse.reshape(-1)
+            q_row = next_state[q_row[parent_row], token]
+            log_path = log_path[parent_row] + np.log(probs[parent_row, token].astype(np.float64))
+            probs, state = model.step(token, model.select(state, parent_row), temperature)
     log_z = _logsumexp(log_ends.ravel())
     ends = np.exp(log_ends - log_z) if log_z > -np.inf else np.zeros_like(log_ends)
     truncated = float(np.exp(log_cut)) if np.isfinite(log_cut) else 0.0
-    return Weighted(tokens, parents, ends, log_z, _log(end_weight), truncated, n)
+    log_scores[ends <= 0] = -np.inf
+    return Weighted(tokens, parents, ends, log_z, _log(end_weight), truncated, n, suffix, segments, log_scores)
+
+
+def _finish_probs(model, probs, state, q_row, accepting, suffix, temperature) -> np.ndarray:
+    """Per network row (float64 (rows,)): the probability that the prefix is followed by
+    exactly `suffix` and END, 0 where the DFA does not accept. The rows that need it read
+    the suffix (len(suffix) more batched steps)."""
+    vocab_size = probs.shape[1] - 1
+    out = np.zeros(len(q_row))
+    rows = np.flatnonzero(accepting[q_row])
+    if len(rows) == 0:
+        return out
+    if len(suffix) == 0:
+        out[rows] = probs[rows, vocab_size]
+        return out
+    chance = probs[rows, suffix[0]].astype(np.float64)
+    ahead = model.select(state, rows)
+    for j, token in enumerate(suffix):
+        p, ahead = model.step(np.full(len(rows), token), ahead, temperature)
+        chance *= p[:, suffix[j + 1] if j + 1 < len(suffix) else vocab_size]
+    out[rows] = chance
+    return out
+
+
+def _masked_blocks(probs: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`probs` (rows, vocabulary) with the entries `allowed` (bool, same shape) forbids
+    zeroed, padded to whole blocks of `block` tokens: (masked (rows, blocks, block) in the
+    dtype of `probs`, float64 block sums (rows, blocks)). Drawing then reads one block per
+    draw instead of a whole row: O(rows x vocabulary) sums, not a row-wise cumulative sum."""
+    rows, vocab_size = probs.shape
+    block = max(8, math.isqrt(vocab_size - 1) + 1)
+    blocks = -(-vocab_size // block)
+    masked = np.zeros((rows, blocks * block), dtype=probs.dtype)
+    np.copyto(masked[:, :vocab_size], probs, where=allowed)
+    masked = masked.reshape(rows, blocks, block)
+    return masked, masked.sum(axis=2, dtype=np.float64)
+
+
+def _draw_rows(masked: np.ndarray, sums: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One token per entry of `rows` (int64 (m,)), drawn from that row of `masked` (see
+    `_masked_blocks`; each row drawn from has positive mass) in proportion to its entries:
+    first a block by inverse CDF over the block sums, one `searchsorted` over all rows
+    (row r shifted into [r, r + 1)), then a token within the block."""
+    n_rows, blocks, block = masked.shape
+    cumulative = np.cumsum(sums, axis=1)
+    total = cumulative[:, -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows no particle draws from may have no mass
+        scaled = np.where(total > 0, cumulative / total, 1.0)
+    flat = (scaled + np.arange(n_rows)[:, None]).ravel()
+    chosen = np.searchsorted(flat, rows + rng.random(len(rows)), side="right") - rows * blocks
+    chosen = _last_positive(sums[rows], chosen)
+    inside = np.cumsum(masked[rows, chosen], axis=1, dtype=np.float64)  # (m, block)
+    target = rng.random(len(rows)) * inside[:, -1]
+    token = _last_positive(np.diff(inside, axis=1, prepend=0.0), (inside <= target[:, None]).sum(axis=1))
+    return chosen * block + token
+
+
+def _last_positive(weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`index` (m,), except where rounding took it past the last positive entry of its row
+    of `weights` (m, width) (an inverse-CDF draw with a uniform within 1e-16 of 1): that entry."""
+    last = weights.shape[1] - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
+    return np.minimum(index, last)
 
 
 def complete(
@@ -205,8 +368,9 @@ def complete(
 ) -> Completion:
     """Answer the pattern `text` for `model` (see the module docstring and `Completion`).
 
-    `particles` None means `PARTICLES`, then once more with up to `AUTO_PARTICLES` if the
-    effective sample size came out below `MIN_ESS`. `method` says "exact: ..." only when
+    `particles` None means `PARTICLES` (`SUFFIX_PARTICLES` for a pattern ending in literal
+    tokens), then once more with up to `AUTO_PARTICLES` if the effective sample size came
+    out below `MIN_ESS`. `method` says "exact: ..." only when
     every candidate was scored exactly, else "approximate: SMC, N particles, effective
     sample size E".
     """
@@ -239,10 +403,15 @@ def complete(
         if note:
             method = f"approximate: p(pattern) {note}; posteriors exact ({found.ends.shape[1]:,} completions scored)"
     else:
-        found = run_smc(model, dfa, particles, rng, temperature, end_weight)
+        head, suffix = split_suffix(pattern)
+        head_dfa = compile_pattern(head, vocab) if suffix else dfa
+        suffix_ids = [vocab.index(token) for token in suffix]
+        if auto and suffix:
+            particles = SUFFIX_PARTICLES
+        found = run_smc(model, head_dfa, particles, rng, temperature, end_weight, suffix_ids)
         if auto and 0 < found.ess < MIN_ESS:
             particles = min(AUTO_PARTICLES, 1000 * math.ceil(particles * MIN_ESS / found.ess / 1000))
-            found = run_smc(model, dfa, particles, rng, temperature, end_weight)
+            found = run_smc(model, head_dfa, particles, rng, temperature, end_weight, suffix_ids)
         method = f"approximate: SMC, {particles:,} particles, effective sample size {found.ess:,.0f}"
     if found.log_z == -np.inf:
         return Completion(text, 0.0, max_length=cap, message=impossible_message(text, True))
@@ -259,27 +428,6 @@ def complete(
         max_length=cap,
         top_complete=enumerated,  # SMC's top items are the best it happened to find
     )
-
-
-def sample_lengths(
-    model, n: int, lengths: LengthDistribution, rng: np.random.Generator, temperature: float
-) -> list[np.ndarray]:
-    """`n` token-id sequences from p(λ) p_model(item | λ): one SMC run over every length
-    of the distribution, its items reweighted so that each length λ carries p(λ)."""
-    support = np.flatnonzero(lengths.probs)
-    end_weight = np.zeros(int(support[-1]) + 1)
-    end_weight[support] = 1.0
-    count = min(MAX_PARTICLES, max(PARTICLES, n))
-    found = run_smc(model, any_sequence_dfa(len(model.vocabulary_)), count, rng, temperature, end_weight)
-    per_length = found.ends.sum(axis=1)
-    target = np.zeros_like(per_length)
-    possible = per_length > 0
-    target[possible] = lengths.probs[: len(per_length)][possible]
-    if target.sum() <= 0:
-        raise TnaasError(f"the {model.name} model found no items of length {lengths.label}")
-    weights = found.ends * (target / target.sum() / np.where(possible, per_length, 1.0))[:, None]
-    drawn = _multinomial(weights.ravel(), n, rng)
-    return found.sequences(drawn // found.ends.shape[1], drawn % found.ends.shape[1])
 
 
 # ----------------------------------------------------------------------- helpers
@@ -302,7 +450,10 @@ def _enumerate(model, elements, temperature: float, end_weight: float = 1.0) -> 
         ends[width] = np.exp(scores - _logsumexp(scores))
     log_end_weight = np.full(width + 1, -np.inf)
     log_end_weight[width] = _log(np.array(end_weight))
-    return Weighted(tokens, np.tile(np.arange(count), (width, 1)), ends, log_z, log_end_weight, 0.0, count)
+    log_scores = np.full((width + 1, count), -np.inf)
+    log_scores[width] = scores + log_end_weight[width]
+    parents = np.tile(np.arange(count), (width, 1))
+    return Weighted(tokens, parents, ends, log_z, log_end_weight, 0.0, count, log_scores=log_scores)
 
 
 def _length_log_probs(model, support, rng, temperature, particles, max_candidates) -> tuple[np.ndarray, str]:
@@ -342,11 +493,20 @@ def _positions(pattern, found: Weighted, vocab) -> list[dict]:
 
 
 def _top(model, found: Weighted, k: int, temperature: float) -> list[dict]:
-    """The k most probable of the `TOP_POOL` heaviest distinct items, ranked by exact score."""
+    """The k most probable distinct items found, ranked by exact score.
+
+    Candidates are those whose approximate score (`Weighted.log_scores`) comes within
+    `SCORE_SLACK` of the k-th best (at most `TOP_POOL`), else the `TOP_POOL` heaviest."""
     lengths, slots, weights = found.distinct()
     if k == 0 or len(weights) == 0:
         return []
-    pool = np.argsort(-weights, kind="stable")[:TOP_POOL]
+    if found.log_scores is not None:
+        approx = found.log_scores[lengths, slots]
+        pool = np.argsort(-approx, kind="stable")[:TOP_POOL]
+        kth = approx[pool[min(k, len(pool)) - 1]]
+        pool = pool[: max(k, int(np.sum(approx[pool] >= kth - SCORE_SLACK)))]
+    else:
+        pool = np.argsort(-weights, kind="stable")[:TOP_POOL]
     sequences = found.sequences(lengths[pool], slots[pool])
     scores = model.score_ids(sequences, temperature) + found.log_end_weight[lengths[pool]]
     order = np.argsort(-scores, kind="stable")[:k]
@@ -358,30 +518,6 @@ def _top(model, found: Weighted, k: int, temperature: float) -> list[dict]:
 
 def _text(model, ids: np.ndarray) -> str:
     return detokenize((model.vocabulary_[t] for t in ids), model.token_kind_)
-
-
-def _groups(q: np.ndarray):
-    """(DFA state, row indices) for each distinct state in `q`: particles in one state share a mask."""
-    states, group = np.unique(q, return_inverse=True)
-    order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(len(states) + 1))
-    return [(s, order[a:b]) for s, a, b in zip(states, bounds[:-1], bounds[1:])]
-
-
-def _masked_sums(probs: np.ndarray, q: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row sums of `probs` (n, vocabulary) over the tokens `mask[q[row]]` (bool (states, vocabulary)) allows."""
-    out = np.zeros(len(probs))
-    for state, rows in _groups(q):
-        out[rows] = probs[rows] @ mask[state].astype(probs.dtype)
-    return out
-
-
-def _masked_draw(probs: np.ndarray, q: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One token per row of `probs`, among those `mask[q[row]]` allows, proportionally to `probs`."""
-    out = np.zeros(len(probs), dtype=np.int64)
-    for state, rows in _groups(q):
-        out[rows] = draw(probs[rows] * mask[state], rng)
-    return out
 
 
 def _multinomial(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
