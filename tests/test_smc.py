@@ -180,3 +180,14 @@ def test_bad_input_is_one_clear_error(tiny):
 def test_a_suffix_longer_than_the_cap_is_impossible_not_an_error(tiny):
     result = tiny.complete("%" + "ab" * 8, random_state=0, particles=100)  # 16 tokens > cap 14
     assert result.probability == 0 and result.message
+
+
+def test_particles_are_bounded_by_the_memory_their_tables_need(tiny, monkeypatch):
+    # sonnets' 4,679 words: the default 2,000 particles fit, 100,000 (MAX_PARTICLES) do not
+    assert smc.PARTICLES <= smc.particle_budget(4679) < smc.AUTO_PARTICLES
+    monkeypatch.setattr(smc, "TABLE_BUDGET_BYTES", 300 * smc.BYTES_PER_CELL * (len(tiny.vocabulary_) + 1))
+    assert smc.particle_budget(len(tiny.vocabulary_)) == 300
+    with pytest.raises(TnaasError, match="use at most 300 particles"):
+        tiny.complete("%cb", particles=301)
+    answer = tiny.complete("%cb", top=3, random_state=0)  # automatic: capped, not refused
+    assert "SMC, 300 particles" in answer.method

@@ -80,6 +80,11 @@ MIN_ESS = 500  # below this (suffix patterns like `%ly`) one rerun with proporti
 AUTO_PARTICLES = 16_000  # up to this many
 SUFFIX_PARTICLES = 600  # first run when the pattern ends in literal tokens, read exactly (ESS 0.4-1 per particle)
 MAX_PARTICLES = 100_000
+# Each step holds a few (particles x vocabulary) tables (next-token probabilities, their masked
+# copy, the network's logits and softmax temporaries): ~24 bytes per cell. On word corpora
+# (thousands of tokens) this, not MAX_PARTICLES, bounds the particles.
+TABLE_BUDGET_BYTES = 256 * 2**20
+BYTES_PER_CELL = 24
 MAX_CANDIDATES = 20_000  # enumerate (exactly) up to this many completions: ~1 s (17,576 names)
 TOP_POOL = 2_000  # at most this many candidates re-scored exactly to rank the top completions
 SCORE_SLACK = 0.01  # nats: candidates this close to the k-th best approximate score are re-scored too
@@ -382,6 +387,13 @@ def complete(
     fixed = pattern.fixed_length
     if particles < 1:
         raise TnaasError("particles must be at least 1")
+    budget = particle_budget(len(vocab))
+    if not auto and particles > budget:
+        raise TnaasError(
+            f"{particles:,} particles over {len(vocab):,} tokens need about "
+            f"{particles * (len(vocab) + 1) * BYTES_PER_CELL / 2**20:,.0f} MB per step; "
+            f"use at most {budget:,} particles for this model"
+        )
     cap = fixed if fixed is not None else model.max_length_
     end_weight = np.ones(cap + 1)
     note = ""
@@ -408,9 +420,12 @@ def complete(
         suffix_ids = [vocab.index(token) for token in suffix]
         if auto and suffix:
             particles = SUFFIX_PARTICLES
+        if auto:
+            particles = min(particles, budget)
         found = run_smc(model, head_dfa, particles, rng, temperature, end_weight, suffix_ids)
         if auto and 0 < found.ess < MIN_ESS:
-            particles = min(AUTO_PARTICLES, 1000 * math.ceil(particles * MIN_ESS / found.ess / 1000))
+            wanted = 1000 * math.ceil(particles * MIN_ESS / found.ess / 1000)
+            particles = max(particles, min(AUTO_PARTICLES, wanted, budget))
             found = run_smc(model, head_dfa, particles, rng, temperature, end_weight, suffix_ids)
         method = f"approximate: SMC, {particles:,} particles, effective sample size {found.ess:,.0f}"
     if found.log_z == -np.inf:
@@ -431,6 +446,12 @@ def complete(
 
 
 # ----------------------------------------------------------------------- helpers
+def particle_budget(vocab_size: int) -> int:
+    """The most particles whose per-step tables (particles x (vocab_size + 1) cells, see
+    `BYTES_PER_CELL`) fit in `TABLE_BUDGET_BYTES`, at least 1."""
+    return max(1, TABLE_BUDGET_BYTES // (BYTES_PER_CELL * (vocab_size + 1)))
+
+
 def _enumerate(model, elements, temperature: float, end_weight: float = 1.0) -> Weighted:
     """Every completion of a fixed-length pattern, weighted exactly (a flat `Weighted`)."""
     vocab = model.vocabulary_
