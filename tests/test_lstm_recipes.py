@@ -122,3 +122,26 @@ def test_an_artifact_of_the_long_recipe_answers_identically_without_torch(long_m
     samples, flag = done.stdout.splitlines()
     assert flag == "False"
     assert samples.startswith(str(model.sample(5, random_state=0)))
+
+
+def test_the_average_forgets_the_initial_weights_on_a_small_corpus():
+    # 30 epochs of 2 steps: a plain average with decay 0.999 would still be 94% the random
+    # initial weights; the warmed-up decay follows the training most of the way.
+    rng = np.random.default_rng(1)
+    training = [np.array([0, 1, 2] * 2)[: rng.integers(2, 6)] for _ in range(100)]
+    plain, averaged = lstm_train.Recipe(batch_size=50), lstm_train.Recipe(batch_size=50, average=0.999)
+
+    def nll(net):
+        return -lstm_train.score(torch, net, training, 3).sum() / sum(len(s) + 1 for s in training)
+
+    def trained(recipe):
+        with lstm_train.threads(torch), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            initial = lstm_train.network(torch, 3, 8).eval()
+            torch.manual_seed(0)
+            return initial, lstm_train._epochs(torch, 3, 8, 30, training, [], np.random.default_rng(1), None, recipe)[0]
+
+    initial, raw = trained(plain)
+    _, kept = trained(averaged)
+    assert nll(raw) < nll(initial) - 0.3  # training got somewhere
+    assert nll(kept) < nll(initial) - 0.5 * (nll(initial) - nll(raw))

@@ -43,8 +43,8 @@ class Recipe:
     embedding and of the LSTM output zeroed in training. `learning_rate`: Adam's, decayed
     on a cosine to `final_lr_fraction` of it over the epochs. `batch_size`: items per step.
     `patience`: epochs without a better validation score before stopping. `average`: decay
-    of an exponential moving average of the weights, updated after every step (0 = off);
-    when on, validation scores and the exported weights are the average's.
+    of an exponential moving average of the weights, updated after every step (0 = off,
+    see `_moving_average`); when on, validation scores and exported weights are the average's.
     """
 
     embedding_size: int = EMBEDDING_SIZE
@@ -162,11 +162,7 @@ def _epochs(torch, vocab_size, hidden_size, epochs, training, validation, rng, p
     optimiser = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
     # The weights validated and kept: the network's own, or their moving average.
     averaged = (
-        torch.optim.swa_utils.AveragedModel(
-            net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(recipe.average)
-        )
-        if recipe.average
-        else None
+        torch.optim.swa_utils.AveragedModel(net, avg_fn=_moving_average(recipe.average)) if recipe.average else None
     )
     kept = net if averaged is None else averaged.module
     inputs, targets, lengths = pad(torch, training, vocab_size)
@@ -215,6 +211,20 @@ def _epochs(torch, vocab_size, hidden_size, epochs, training, validation, rng, p
     if progress is not None and len(history) < epochs:
         progress(1.0, f"stopped after {len(history)} epochs: the validation score stopped improving")
     return kept.eval().requires_grad_(False), history
+
+
+def _moving_average(decay: float):
+    """The update of an exponential moving average of the weights, for `AveragedModel`.
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so that on a small
+    corpus (a few steps per epoch) the average soon forgets the random initial weights."""
+
+    def update(average, current, updates):
+        n = float(updates)
+        rate = min(decay, (1 + n) / (10 + n))
+        return rate * average + (1 - rate) * current
+
+    return update
 
 
 def pad(torch, sequences, vocab_size: int):
