@@ -16,7 +16,7 @@ CPU seconds are process time (one torch thread), the fair figure on a shared mac
 seconds are what a user waits.
 Completion checks: a fixed-length pattern answered exactly (enumeration) and by SMC, and
 gap patterns by SMC against plain Monte Carlo over 300,000 samples from the same model.
-Writes benchmarks/results/bench_lstm.md.
+Writes benchmarks/results/bench_lstm.md (bench_lstm_makemore.md with `--makemore-split`).
 
 `--serving` instead times inference after fitting, numpy (what the model runs) against the
 torch network holding the same weights (what it ran before): scoring 1,000 items, sampling
@@ -198,7 +198,7 @@ def main() -> None:
         from bench_nll import makemore_split
 
         train, test = makemore_split(path)
-        split = "makemore's split (torch seed 3407, the last 1,000 of `randperm`)"
+        split = "makemore's split: torch seed 3407, the last 1,000 of `randperm`"
     else:
         names = path.read_text(encoding="utf-8").split()
         train, test = train_test_split(corpus_from_items(names, "characters"), 1000, random_state=0)
@@ -296,7 +296,8 @@ Monte Carlo column has sampling error, ± the 95% half-width).
 """
     command = "python benchmarks/bench_lstm.py --seeds " + " ".join(str(s) for s in args.seeds)
     command += " --settings " + " ".join(args.settings) + (" --makemore-split" if args.makemore_split else "")
-    _common.write_result("bench_lstm", "LSTM: held-out NLL on US names, and SMC completion accuracy", body, command)
+    result = "bench_lstm_makemore" if args.makemore_split else "bench_lstm"
+    _common.write_result(result, "LSTM: held-out NLL on US names, and SMC completion accuracy", body, command)
 
 
 if __name__ == "__main__":
