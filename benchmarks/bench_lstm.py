@@ -4,14 +4,19 @@ chains; and how close its approximate (SMC) completions come to exact or Monte C
 The names are karpathy/makemore's `names.txt` (32,033 names), kept outside the repository:
 
     curl -o /tmp/names.txt https://raw.githubusercontent.com/karpathy/makemore/master/names.txt
-    python benchmarks/bench_lstm.py [--names /tmp/names.txt] [--seeds 0 1]
+    python benchmarks/bench_lstm.py [--names /tmp/names.txt] [--seeds 0 1] [--makemore-split]
+        [--settings standard long]
 
-1,000 names are held out (`train_test_split(..., 1000, random_state=0)`); NLL is nats per
-character, END included (`tnaas.tasks.evaluate.evaluate`). CPU seconds are process time (one
-torch thread), the fair figure on a shared machine; wall seconds are what a user waits.
+1,000 names are held out (`train_test_split(..., 1000, random_state=0)`, or with
+`--makemore-split` exactly makemore's split, see `bench_nll.makemore_split`); NLL is nats per
+character, END included (`tnaas.tasks.evaluate.evaluate`). `--settings` picks the LSTM
+settings of `SETTINGS` to train: "standard" (the defaults) and "long" (256 units, ≤28 epochs,
+the "long" recipe); each early-stops on a validation split carved from the training names.
+CPU seconds are process time (one torch thread), the fair figure on a shared machine; wall
+seconds are what a user waits.
 Completion checks: a fixed-length pattern answered exactly (enumeration) and by SMC, and
 gap patterns by SMC against plain Monte Carlo over 300,000 samples from the same model.
-Writes benchmarks/results/bench_lstm.md.
+Writes benchmarks/results/bench_lstm.md (bench_lstm_makemore.md with `--makemore-split`).
 
 `--serving` instead times inference after fitting, numpy (what the model runs) against the
 torch network holding the same weights (what it ran before): scoring 1,000 items, sampling
@@ -32,6 +37,11 @@ MC_SAMPLES = 300_000
 GAP_PATTERNS = ("mo%", "a%n", "%ly", "%ia%")
 SERVING_ITEMS = 1_000
 SERVING_REPEATS = 7
+# LSTM settings by name: (constructor arguments, label).
+SETTINGS = {
+    "standard": ({}, "LSTM standard (hidden 128, ≤30 epochs)"),
+    "long": ({"hidden_size": 256, "epochs": 28, "recipe": "long"}, "LSTM long (hidden 256, ≤28 epochs, long recipe)"),
+}
 
 
 def fit_timed(model, train) -> tuple[object, float, float]:
@@ -67,6 +77,16 @@ class TorchStepper:
             return None
         at = self.torch.as_tensor(index, dtype=self.torch.long)
         return tuple(part[:, at] for part in state)
+
+
+def describe_recipe(recipe) -> str:
+    """A training recipe in words, for the result file."""
+    average = f"an exponential moving average of the weights (decay {recipe.average}) validated and kept"
+    return (
+        f"embedding {recipe.embedding_size}, dropout {recipe.dropout}, Adam with a cosine learning rate from "
+        f"{recipe.learning_rate:g} to {recipe.learning_rate * recipe.final_lr_fraction:g}, batches of "
+        f"{recipe.batch_size}, patience {recipe.patience} epochs" + (f", {average}" if recipe.average else "")
+    )
 
 
 def timed(fn) -> float:
@@ -156,6 +176,8 @@ def main() -> None:
     parser.add_argument("--names", default="/tmp/names.txt", help="makemore's names.txt (one name per line)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="LSTM training seeds")
     parser.add_argument("--serving", action="store_true", help="time numpy against torch inference instead")
+    parser.add_argument("--makemore-split", action="store_true", help="hold out makemore's own 1,000 test names")
+    parser.add_argument("--settings", nargs="+", default=["standard"], choices=list(SETTINGS), help="LSTM settings")
     args = parser.parse_args()
     path = Path(args.names)
     if args.serving:
@@ -167,23 +189,47 @@ def main() -> None:
     import torch
 
     from tnaas.data.corpus import corpus_from_items
+    from tnaas.models import lstm_train
     from tnaas.models.lstm import LSTMModel
     from tnaas.models.markov import MarkovModel
     from tnaas.tasks.evaluate import evaluate, train_test_split
 
-    names = path.read_text(encoding="utf-8").split()
-    train, test = train_test_split(corpus_from_items(names, "characters"), 1000, random_state=0)
-    rows, lstm = [], None
+    if args.makemore_split:
+        from bench_nll import makemore_split
+
+        train, test = makemore_split(path)
+        split = "makemore's split: torch seed 3407, the last 1,000 of `randperm`"
+    else:
+        names = path.read_text(encoding="utf-8").split()
+        train, test = train_test_split(corpus_from_items(names, "characters"), 1000, random_state=0)
+        split = "`train_test_split(names, 1000, random_state=0)`"
+    rows, lstm, curves = [], None, []
     for k in (3, 4, 5):
         model, wall, cpu = fit_timed(MarkovModel(state_size=k, smoothing="kneser-ney"), train)
-        rows.append([f"Markov, Kneser-Ney, order {k}", evaluate(model, test).nll_per_token, wall, cpu, "—"])
-    for seed in args.seeds:
-        model, wall, cpu = fit_timed(LSTMModel(random_state=seed), train)
-        lstm = lstm or model
-        label = f"LSTM (hidden 128, ≤30 epochs), seed {seed}"
-        rows.append([label, evaluate(model, test).nll_per_token, wall, cpu, f"{model.epochs_run_}"])
-    nll_table = _common.table(["model", "test NLL (nats/char)", "fit wall s", "fit CPU s", "epochs run"], rows)
-    curve = ", ".join(f"{v:.3f}" for _, v in lstm.history_)
+        rows.append(
+            [f"Markov, Kneser-Ney, order {k}", f"{evaluate(model, test).nll_per_token:.4f}", "—", wall, cpu, "—"]
+        )
+    for setting in args.settings:
+        params, label = SETTINGS[setting]
+        for seed in args.seeds:
+            model, wall, cpu = fit_timed(LSTMModel(**params, random_state=seed), train)
+            lstm = lstm or model
+            nll = evaluate(model, test).nll_per_token
+            rows.append(
+                [
+                    f"{label}, seed {seed}",
+                    f"{nll:.4f}",
+                    f"{model.validation_nll_:.4f}",
+                    wall,
+                    cpu,
+                    f"{model.epochs_run_}",
+                ]
+            )
+            curves.append(f"- {label}, seed {seed}: " + ", ".join(f"{v:.3f}" for _, v in model.history_))
+            print(rows[-1], flush=True)
+    headers = ["model", "test NLL (nats/char)", "validation NLL", "fit wall s", "fit CPU s", "epochs run"]
+    nll_table = _common.table(headers, rows)
+    curve = "\n".join(curves)
 
     # ---------------------------------------------------------------- completion
     exact_started = _common.clock()
@@ -215,19 +261,26 @@ def main() -> None:
         gap_rows.append([f"`{pattern}`", f"{result.probability:.5f}", f"{p:.5f} ± {half:.5f}", seconds, result.method])
 
     # `mo%` (a prefix, then anything) has an exact answer: p(m) p(o | m).
+    long_recipe = describe_recipe(lstm_train.RECIPES["long"])
     prefix_exact = lstm.next_token_distribution("")["m"] * lstm.next_token_distribution("m")["o"]
 
     body = f"""
-Training set: {len(train.items):,} names; held out: {len(test):,}; torch {torch.__version__}, one thread.
+Training set: {len(train.items):,} names; held out: {len(test):,} ({split}); torch
+{torch.__version__}, one thread. Validation: 1,500 names carved (seeded) from the training
+names, never the test names; its NLL is per token, END included, like the test column.
 
 ## Held-out NLL and training time
 
 {nll_table}
 
-LSTM defaults: embedding 48, one LSTM layer of 128 units, dropout 0.1, Adam with a cosine
-learning rate from 5e-3 to 2.5e-4 over 30 epochs, batches of 64 names grouped by length,
-early stopping after 3 epochs without a better score on a 1,500-name validation split.
-Validation NLL per epoch (seed {args.seeds[0]}): {curve}.
+LSTM standard (the defaults): embedding 48, one LSTM layer of 128 units, dropout 0.1, Adam
+with a cosine learning rate from 5e-3 to 2.5e-4 over 30 epochs, batches of 64 names grouped
+by length, early stopping after 3 epochs without a better validation score. LSTM long:
+{long_recipe}; 256 units, ≤28 epochs. Both serve through the same numpy pass.
+
+Validation NLL per epoch:
+
+{curve}
 
 ## Completion: `***a` (17,576 candidates), exact enumeration vs SMC
 
@@ -242,7 +295,9 @@ every SMC particle carries the same weight there, so its estimate has no varianc
 Monte Carlo column has sampling error, ± the 95% half-width).
 """
     command = "python benchmarks/bench_lstm.py --seeds " + " ".join(str(s) for s in args.seeds)
-    _common.write_result("bench_lstm", "LSTM: held-out NLL on US names, and SMC completion accuracy", body, command)
+    command += " --settings " + " ".join(args.settings) + (" --makemore-split" if args.makemore_split else "")
+    result = "bench_lstm_makemore" if args.makemore_split else "bench_lstm"
+    _common.write_result(result, "LSTM: held-out NLL on US names, and SMC completion accuracy", body, command)
 
 
 if __name__ == "__main__":

@@ -205,6 +205,13 @@ MODELS: dict[str, ModelSpec] = {
                 Hyperparameter(
                     "epochs", "int", 30, "most training epochs (early stopping on a validation split)", 1, 500
                 ),
+                Hyperparameter(
+                    "recipe",
+                    "choice",
+                    "standard",
+                    "training: standard (quick) or long (more dropout, averaged weights; slower, better on large corpora)",
+                    choices=("standard", "long"),
+                ),
                 TRAIN_SEED,
             ),
             seeded=True,

@@ -31,7 +31,7 @@ from tnaas.models.base import Heatmap, SequenceModel
 from tnaas.models.lstm_numpy import Forward, check_weights, single_threaded
 from tnaas.validation import check_count, check_temperature, rng_from
 
-PARAMS = ("hidden_size", "epochs", "random_state")
+PARAMS = ("hidden_size", "epochs", "random_state", "recipe")
 # Learned corpus facts `from_weights` needs (see `SequenceModel._remember_corpus`), and the
 # training report it takes when given.
 FACTS = ("token_kind_", "vocabulary_", "training_items_", "training_lengths_", "max_length_", "token_counts_")
@@ -41,18 +41,22 @@ REPORT = ("history_", "epochs_run_", "validation_nll_")
 class LSTMModel(SequenceModel):
     """An LSTM over tokens; `hidden_size` units, at most `epochs` passes over the data.
 
-    Training is reproducible for a given `random_state` (int seed; None draws a fresh one)
-    and leaves torch's global random state untouched.
+    `recipe` names how it is trained (`lstm_train.RECIPES`): "standard" (quick: dropout
+    0.1, 3 epochs of patience) or "long" (more dropout, a moving average of the weights,
+    more patience: better scores on large corpora, for more epochs). Training is
+    reproducible for a given `random_state` (int seed; None draws a fresh one) and leaves
+    torch's global random state untouched. Inference is the same numpy pass either way.
     """
 
     name = "lstm"
     smoothed = True  # softmax outputs: every sequence of known tokens has positive probability
     exact = False  # completion is approximate in general (exact only when it can enumerate)
 
-    def __init__(self, hidden_size: int = 128, epochs: int = 30, random_state=None):
+    def __init__(self, hidden_size: int = 128, epochs: int = 30, random_state=None, recipe: str = "standard"):
         self.hidden_size = hidden_size
         self.epochs = epochs
         self.random_state = random_state
+        self.recipe = recipe
 
     # ------------------------------------------------------------------- training
     def _check_params(self) -> None:
@@ -60,6 +64,10 @@ class LSTMModel(SequenceModel):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
                 raise TnaasError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+        from tnaas.models.lstm_train import RECIPES  # numpy only: torch loads at fit time
+
+        if self.recipe not in RECIPES:
+            raise TnaasError(f"recipe must be one of {', '.join(RECIPES)}, not {self.recipe!r}")
 
     def fit(self, corpus, progress=None) -> LSTMModel:
         """Train on a `Corpus` (needs torch); returns self.
@@ -82,8 +90,9 @@ class LSTMModel(SequenceModel):
         vocab_size = len(self.vocabulary_)
         encoded = corpus.encoded
         sequences = [encoded.item_ids(j).astype(np.int64) for j in range(len(corpus.items))]
+        recipe = lstm_train.RECIPES[self.recipe]
         weights, n_val, history = lstm_train.train(
-            torch, sequences, vocab_size, self.hidden_size, self.epochs, rng, progress
+            torch, sequences, vocab_size, self.hidden_size, self.epochs, rng, progress, recipe
         )
         self.token_counts_ = np.bincount(encoded.ids, minlength=vocab_size)
         self.history_ = history
@@ -106,7 +115,7 @@ class LSTMModel(SequenceModel):
         """A fitted model from saved parts, without torch: answers exactly as the model they
         came from did.
 
-        `params`: the constructor's `hidden_size`, `epochs`, `random_state` (any subset;
+        `params`: the constructor's `hidden_size`, `epochs`, `random_state`, `recipe` (any subset;
         `hidden_size` defaults to the weights'). `facts`: every name in `FACTS` —
         `token_kind_` (str), `vocabulary_` (tuple of str, id order), `training_items_`
         (iterable of str), `training_lengths_` (int (items,), tokens per training item),
