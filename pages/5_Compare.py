@@ -60,7 +60,7 @@ if not shown or shown[0] != corpus.content_hash:
 if shown != request:
     st.caption("The settings above changed: click **Compare** for new results. Shown: the last comparison.")
 shown_settings = shown[1]
-from tnaas.app import score_charts, tables  # noqa: E402 (pandas and altair: not before there are results to show)
+from tnaas.app import score_charts, tables  # noqa: E402 (tables: pandas, not before there are results to show)
 
 with dashboard.user_errors():
     answer = dashboard.comparison(corpus, shown_settings)

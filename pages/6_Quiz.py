@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from tnaas.app import dashboard
+from tnaas.app import dashboard, score_charts
 from tnaas.app.dashboard import QUIZ_CORPORA, SOUNDS_LIKE_CORPORA
 from tnaas.app.display import escape_markdown, percent
 
@@ -44,8 +44,6 @@ if score.guess is not None:
         f"The model says **{label[model_guess]}** with probability **{percent(probabilities[model_guess])}** "
         f"({verdict}): Bayes over one character model per corpus, p(corpus | name) ∝ p(name | corpus), equal priors."
     )
-    from tnaas.app import score_charts  # altair and pandas: only once there is a chart to draw
-
     dashboard.show_chart(score_charts.sounds_like_chart(probabilities, TITLES, question.name))
     st.button("Next question", type="primary", icon="➡️", on_click=dashboard.next_question)
 
@@ -68,8 +66,6 @@ else:
         sounds = dashboard.sounds_like(typed)
         best = next(iter(sounds))
         st.markdown(f"Sounds most like **{TITLES[best]}** ({percent(sounds[best])}).")
-        from tnaas.app import score_charts
-
         dashboard.show_chart(score_charts.sounds_like_chart(sounds, TITLES, typed))
 
 dashboard.warm_up()  # after the page is drawn: prepare what the other pages need

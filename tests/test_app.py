@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from tnaas.app import dashboard
+from tnaas.app import dashboard, vega
 from tnaas.data.corpus import bundled_names, load_bundled, manifest
 from tnaas.models import make_model
 
@@ -60,8 +59,7 @@ def chart_data(at: AppTest, title: str) -> pd.DataFrame:
     """The data of the chart called `title` on the page."""
     for chart in at.get("vega_lite_chart"):
         if json.loads(chart.proto.spec).get("title") == title:
-            frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets]
-            return pd.concat(frames, ignore_index=True)
+            return pd.DataFrame(vega.values_of(json.loads(chart.proto.spec)))  # inline: no Arrow datasets
     raise AssertionError(f"no chart titled {title!r}: {chart_titles(at)}")
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from tnaas.app import dashboard, lineup
+from tnaas.app import dashboard, lineup, vega
 from tnaas.app.display import escape_markdown, nats, percent
 from tnaas.data.corpus import load_bundled
 from tnaas.tasks.compare import compare_models
@@ -45,8 +44,7 @@ def chart_data(at: AppTest, title: str) -> pd.DataFrame:
     for chart in at.get("vega_lite_chart"):
         shown = json.loads(chart.proto.spec).get("title")
         if title in (shown, shown.get("text") if isinstance(shown, dict) else None):
-            frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets]
-            return pd.concat(frames, ignore_index=True)
+            return pd.DataFrame(vega.values_of(json.loads(chart.proto.spec)))  # inline: no Arrow datasets
     raise AssertionError(f"no chart titled {title!r}")
 
 

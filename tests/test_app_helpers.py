@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import math
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,14 +195,14 @@ def test_the_quiz_score_counts_each_question_once():
     assert (score.answered, score.right, score.model_right) == (2, 1, 1)
 
 
-def test_chart_data_travel_as_named_datasets_also_in_layers():
-    data = pd.DataFrame({"x": [1, 2], "y": [3.0, 4.0]})
-    other = pd.DataFrame({"x": [5], "y": [6.0]})
-    base = alt.Chart(data).mark_bar().encode(x="x:Q", y="y:Q")
-    spec = vega.vega_lite_spec(alt.layer(base, alt.Chart(other).mark_line().encode(x="x:Q", y="y:Q")))
-    assert sorted(map(len, spec["datasets"].values())) == [1, 2]
-    assert [layer["data"]["name"] for layer in spec["layer"]] == [vega.dataset_name(data), vega.dataset_name(other)]
-    assert "config" not in spec  # Streamlit's theme sizes the chart
-    assert vega.dataset_name(data) == vega.dataset_name(data.copy()) != vega.dataset_name(data.assign(y=[3.0, 5.0]))
-    assert base.data is data  # the chart itself is not changed
-    assert np.array_equal(spec["datasets"][vega.dataset_name(data)]["y"], [3.0, 4.0])
+def test_chart_data_travel_inline_in_a_layer_as_plain_values():
+    marks = [{"mark": {"type": "bar"}, "encoding": {}}, {"mark": {"type": "line"}, "encoding": {}}]
+    spec = vega.chart([{"x": np.int64(1), "y": np.float64(3.0)}, {"x": 2, "y": 4.0}], marks, "t", 300)
+    assert "data" not in spec and "datasets" not in spec  # Streamlit would turn those into Arrow tables
+    assert vega.values_of(spec) == [{"x": 1, "y": 3.0}, {"x": 2, "y": 4.0}]
+    assert all(type(row["x"]) is int for row in vega.values_of(spec))  # no numpy scalars: JSON can hold them
+    assert vega.marks_of(spec) == marks and spec["title"] == "t" and spec["height"] == 300
+    single = vega.chart([], marks[:1], vega.titled("t", "sub"), vega.rows_high(20))
+    assert vega.marks_of(single)[0]["mark"] == {"type": "bar"} and single["title"] == {"text": "t", "subtitle": "sub"}
+    with pytest.raises(ValueError, match="cannot hold"):
+        vega.rows([{"x": math.inf}])

@@ -11,11 +11,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 import pytest
-from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 from tnaas import service
-from tnaas.app import dashboard, links
+from tnaas.app import dashboard, links, vega
 from tnaas.app.display import escape_markdown, nats
 from tnaas.app.examples import pattern_examples
 from tnaas.data.corpus import bundled_names, load_bundled
@@ -185,8 +184,7 @@ def test_an_explore_link_sets_the_context():
     chart = next(
         c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("title") == "Next token after 'Pika'"
     )
-    frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets]
-    shown = pd.concat(frames, ignore_index=True).set_index("token")["probability"].to_dict()
+    shown = pd.DataFrame(vega.values_of(json.loads(chart.proto.spec))).set_index("token")["probability"].to_dict()
     assert shown == pytest.approx(expected) and at.text_input(key="explore/context/characters").value == "Pika"
     assert query_of(shown_link(at))["context"] == "Pika"
     assert at.slider(key="explore/limit").value == 10 and at.slider(key="explore/top").value == 8

@@ -11,7 +11,6 @@ import re
 import wave
 
 import numpy as np
-import pandas as pd
 
 from tnaas.errors import TnaasError
 
@@ -90,16 +89,20 @@ def wav_bytes(item: str, note_seconds: float = NOTE_SECONDS, sample_rate: int = 
     return buffer.getvalue()
 
 
-def piano_roll(item: str, note_seconds: float = NOTE_SECONDS) -> pd.DataFrame:
-    """One row per note: step (0-based), note, midi, start and end (seconds)."""
-    notes = notes_of(item)
-    steps = np.arange(len(notes))
-    return pd.DataFrame(
-        {
-            "step": steps,
-            "note": notes,
-            "midi": [note_to_midi(n) for n in notes],
-            "start": steps * note_seconds,
-            "end": (steps + 1) * note_seconds,
-        }
-    )
+def piano_roll_notes(item: str, note_seconds: float = NOTE_SECONDS) -> list[dict]:
+    """One dict per note, in time order: step (0-based), note, midi, start and end (seconds).
+
+    What the piano-roll chart draws (plain values: no pandas needed to draw it).
+    """
+    return [
+        {"step": step, "note": note, "midi": note_to_midi(note), "start": step * note_seconds,
+         "end": (step + 1) * note_seconds}
+        for step, note in enumerate(notes_of(item))
+    ]  # fmt: skip
+
+
+def piano_roll(item: str, note_seconds: float = NOTE_SECONDS):
+    """`piano_roll_notes` as a pandas DataFrame (columns step, note, midi, start, end)."""
+    import pandas as pd  # only here: the app draws the roll from `piano_roll_notes`
+
+    return pd.DataFrame(piano_roll_notes(item, note_seconds), columns=["step", "note", "midi", "start", "end"])

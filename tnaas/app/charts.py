@@ -1,20 +1,21 @@
-"""Altair charts for the app: pure functions from data or results to an `alt.Chart`.
+"""The app's charts: pure functions from data or results to a Vega-Lite spec (a plain dict).
 
 Every chart has a title, axis titles and tooltips; widths are left to the page
-(`st.altair_chart(chart, width="stretch")`). Charts with a row per category get a fixed
-height per row (`alt.Step`), so labels stay legible however many rows there are; the
+(`dashboard.show_chart` draws at full width). Charts with a row per category get a fixed
+height per row (a step), so labels stay legible however many rows there are; the
 others get a total height (Streamlit counts titles and axes in it).
-Nothing here imports streamlit, so the charts can be tested and reused elsewhere.
+The specs are plain dicts with their data inline (`tnaas.app.vega`): drawing one needs
+neither altair nor pandas nor pyarrow. Nothing here imports streamlit, so the charts can
+be tested and reused elsewhere.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-import altair as alt
 import numpy as np
-import pandas as pd
 
+from tnaas.app.vega import channel, chart, rows_high, titled
 from tnaas.data.tokens import tokenize
 from tnaas.inference.completion import END_KEY, Completion
 from tnaas.models.base import Heatmap
@@ -28,14 +29,18 @@ TAIL_SHOWN = 0.995  # the length axis ends where the target has this much of its
 GENERATED_COLOUR, TARGET_COLOUR = "#4c78a8", "#f58518"  # blue bars, orange line: apart for colour-blind eyes too
 
 
-def _rows() -> alt.Step:
-    return alt.Step(ROW_HEIGHT)
-
-
-def _token_axis(labels) -> alt.Axis:
+def _token_axis(labels) -> dict:
     """Every token labelled; horizontal when tokens are short (characters), slanted when long (words)."""
     short = max((len(str(label)) for label in labels if label != END_KEY), default=0) <= 2
-    return alt.Axis(labelAngle=0 if short else -45, labelOverlap=False)
+    return {"labelAngle": 0 if short else -45, "labelOverlap": False}
+
+
+def _by_total(pairs) -> list[str]:
+    """The keys of (key, amount) pairs by their total amount, largest first (ties: by key)."""
+    totals: dict[str, float] = {}
+    for key, amount in pairs:
+        totals[key] = totals.get(key, 0.0) + amount
+    return sorted(totals, key=lambda key: (-totals[key], key))
 
 
 def show_token(token: str) -> str:
@@ -43,32 +48,32 @@ def show_token(token: str) -> str:
     return "␣" if token == " " else token
 
 
-def heatmap_chart(heatmap: Heatmap) -> alt.Chart:
+def heatmap_records(heatmap: Heatmap) -> list[dict]:
+    """A `Heatmap`'s records as chart rows: row, column (as `show_token` writes it), value."""
+    return [{"row": row, "column": show_token(column), "value": value} for row, column, value in heatmap.records]
+
+
+def heatmap_chart(heatmap: Heatmap) -> dict:
     """A model's matrix (`Heatmap`: long-form row, column, value) as a colour grid.
 
     Rows keep the model's order (most frequent state first); columns are ordered by
     their total probability, with the end marker last.
     """
-    data = heatmap.data.copy()
-    data["column"] = data["column"].map(show_token)
-    rows = list(dict.fromkeys(data["row"]))
-    mass = data.groupby("column")["value"].sum().sort_values(ascending=False)
-    columns = [c for c in mass.index if c != END_KEY] + ([END_KEY] if END_KEY in mass.index else [])
-    return (
-        alt.Chart(data, title=heatmap.title)
-        .mark_rect()
-        .encode(
-            x=alt.X("column:N", title=heatmap.column_title, sort=columns, axis=_token_axis(columns)),
-            y=alt.Y("row:N", title=heatmap.row_title, sort=rows),
-            color=alt.Color("value:Q", title="probability", scale=alt.Scale(scheme="blues")),
-            tooltip=[
-                alt.Tooltip("row:N", title=heatmap.row_title),
-                alt.Tooltip("column:N", title=heatmap.column_title),
-                alt.Tooltip("value:Q", title="probability", format=PROBABILITY_FORMAT),
-            ],
-        )
-        .properties(height=_rows())
-    )
+    data = heatmap_records(heatmap)
+    rows = list(dict.fromkeys(r["row"] for r in data))
+    mass = _by_total((r["column"], r["value"]) for r in data)
+    columns = [c for c in mass if c != END_KEY] + ([END_KEY] if END_KEY in mass else [])
+    encoding = {
+        "x": channel("column", "nominal", title=heatmap.column_title, sort=columns, axis=_token_axis(columns)),
+        "y": channel("row", "nominal", title=heatmap.row_title, sort=rows),
+        "color": channel("value", "quantitative", title="probability", scale={"scheme": "blues"}),
+        "tooltip": [
+            channel("row", "nominal", title=heatmap.row_title),
+            channel("column", "nominal", title=heatmap.column_title),
+            channel("value", "quantitative", title="probability", format=PROBABILITY_FORMAT),
+        ],
+    }
+    return chart(data, [{"mark": {"type": "rect"}, "encoding": encoding}], heatmap.title, rows_high(ROW_HEIGHT))
 
 
 def shown_positions(completion: Completion, max_positions: int = MAX_POSITIONS) -> list[dict]:
@@ -78,63 +83,58 @@ def shown_positions(completion: Completion, max_positions: int = MAX_POSITIONS) 
     return live[:max_positions]
 
 
-def posterior_frame(
+def posterior_records(
     completion: Completion, top_tokens: int = 12, max_positions: int = MAX_POSITIONS, max_columns: int = MAX_COLUMNS
-) -> pd.DataFrame:
+) -> list[dict]:
     """The posterior of each shown unknown position (see `shown_positions`), long form:
-    position (counted from 0, as the CLI and the JSON answers count), token, probability. Per position only its `top_tokens` most
-    probable tokens, and over all positions the `max_columns` tokens of largest total mass."""
-    rows = []
+    position (counted from 0, as the CLI and the JSON answers count), token, probability. Per
+    position only its `top_tokens` most probable tokens, and over all positions the
+    `max_columns` tokens of largest total mass."""
+    data = []
     for position in shown_positions(completion, max_positions):
         label = f"position {position['index']}"
         for token, p in list(position["distribution"].items())[:top_tokens]:
-            rows.append((label, show_token(token), p))
-    data = pd.DataFrame(rows, columns=["position", "token", "probability"])
-    kept = data.groupby("token")["probability"].sum().nlargest(max_columns).index
-    return data[data["token"].isin(kept)].reset_index(drop=True)
+            data.append({"position": label, "token": show_token(token), "probability": p})
+    kept = set(_by_total((r["token"], r["probability"]) for r in data)[:max_columns])
+    return [r for r in data if r["token"] in kept]
 
 
-def posterior_chart(completion: Completion, top_tokens: int = 12, max_positions: int = MAX_POSITIONS) -> alt.Chart:
+def posterior_chart(completion: Completion, top_tokens: int = 12, max_positions: int = MAX_POSITIONS) -> dict:
     """Heatmap of p(token at position | the item matches the pattern): unknown position x token
-    (see `posterior_frame` for which positions and tokens are drawn)."""
-    data = posterior_frame(completion, top_tokens, max_positions)
-    order = data.groupby("token")["probability"].sum().sort_values(ascending=False).index.tolist()
-    rows = list(dict.fromkeys(data["position"]))
+    (see `posterior_records` for which positions and tokens are drawn)."""
+    data = posterior_records(completion, top_tokens, max_positions)
+    order = _by_total((r["token"], r["probability"]) for r in data)
+    rows = list(dict.fromkeys(r["position"] for r in data))
     title = f"Posterior of each unknown position given {completion.pattern!r}"
     if len(rows) < len(completion.positions):
-        title = alt.Title(title, subtitle=f"the first {len(rows)} of {len(completion.positions)} unknown positions")
-    return (
-        alt.Chart(data, title=title)
-        .mark_rect()
-        .encode(
-            x=alt.X("token:N", title="token", sort=order, axis=_token_axis(order)),
-            y=alt.Y("position:N", title="position in the item", sort=rows),
-            color=alt.Color("probability:Q", title="probability", scale=alt.Scale(scheme="oranges")),
-            tooltip=[
-                alt.Tooltip("position:N"),
-                alt.Tooltip("token:N"),
-                alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT),
-            ],
-        )
-        .properties(height=alt.Step(2 * ROW_HEIGHT if len(rows) <= 8 else ROW_HEIGHT))
-    )
+        title = titled(title, f"the first {len(rows)} of {len(completion.positions)} unknown positions")
+    encoding = {
+        "x": channel("token", "nominal", title="token", sort=order, axis=_token_axis(order)),
+        "y": channel("position", "nominal", title="position in the item", sort=rows),
+        "color": channel("probability", "quantitative", title="probability", scale={"scheme": "oranges"}),
+        "tooltip": [
+            channel("position", "nominal"),
+            channel("token", "nominal"),
+            channel("probability", "quantitative", format=PROBABILITY_FORMAT),
+        ],
+    }
+    height = rows_high(2 * ROW_HEIGHT if len(rows) <= 8 else ROW_HEIGHT)
+    return chart(data, [{"mark": {"type": "rect"}, "encoding": encoding}], title, height)
 
 
-def top_completions_chart(completion: Completion) -> alt.Chart:
+def top_completions_chart(completion: Completion) -> dict:
     """Horizontal bars: the most probable matches and p(item | pattern)."""
-    data = pd.DataFrame(completion.top, columns=["text", "probability"])
-    return (
-        alt.Chart(data, title="Most probable completions")
-        .mark_bar()
-        .encode(
-            x=alt.X("probability:Q", title="p(item | pattern)"),
-            y=alt.Y("text:N", title="completion", sort="-x"),
-            tooltip=[
-                alt.Tooltip("text:N", title="completion"),
-                alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT),
-            ],
-        )
-        .properties(height=_rows())
+    data = [{"text": t["text"], "probability": t["probability"]} for t in completion.top]
+    encoding = {
+        "x": channel("probability", "quantitative", title="p(item | pattern)"),
+        "y": channel("text", "nominal", title="completion", sort="-x"),
+        "tooltip": [
+            channel("text", "nominal", title="completion"),
+            channel("probability", "quantitative", format=PROBABILITY_FORMAT),
+        ],
+    }
+    return chart(
+        data, [{"mark": {"type": "bar"}, "encoding": encoding}], "Most probable completions", rows_high(ROW_HEIGHT)
     )
 
 
@@ -151,150 +151,146 @@ def _quantile_length(probs: np.ndarray | None, mass: float) -> int:
     return int(np.searchsorted(np.cumsum(probs) / np.sum(probs), mass))
 
 
-def length_frame(target: np.ndarray | None, generated_lengths, target_label: str = "target") -> pd.DataFrame:
-    """Long-form length shares: length (tokens), share (fraction of items), series.
+def _bar_span(half: float) -> list[dict]:
+    """Transforms giving each row's bar its ends, low and high: `half` either side of its length."""
+    return [
+        {"calculate": f"datum.length - {half}", "as": "low"},
+        {"calculate": f"datum.length + {half}", "as": "high"},
+    ]
+
+
+def length_records(target: np.ndarray | None, generated_lengths, target_label: str = "target") -> list[dict]:
+    """Long-form length shares: length (tokens), share (fraction of items), series; the
+    target's rows first.
 
     `target` is p(λ) indexed by length (float (max λ + 1,)) or None; `generated_lengths`
     are the lengths of the generated items (ints).
     """
-    frames = []
+    data = []
     if target is not None:
         target = np.asarray(target, dtype=np.float64)
-        lengths = np.flatnonzero(target)
-        frames.append(pd.DataFrame({"length": lengths, "share": target[lengths], "series": target_label}))
+        for length in np.flatnonzero(target).tolist():
+            data.append({"length": length, "share": float(target[length]), "series": target_label})
     generated = np.asarray(list(generated_lengths), dtype=np.int64)
     if len(generated):
         counts = np.bincount(generated)
-        lengths = np.flatnonzero(counts)
-        frames.append(
-            pd.DataFrame({"length": lengths, "share": counts[lengths] / len(generated), "series": "generated"})
-        )
-    if not frames:
-        return pd.DataFrame(columns=["length", "share", "series"])
-    return pd.concat(frames, ignore_index=True)
+        for length in np.flatnonzero(counts).tolist():
+            data.append({"length": length, "share": float(counts[length] / len(generated)), "series": "generated"})
+    return data
 
 
-def length_comparison_chart(target: np.ndarray | None, generated_lengths, unit: str, target_label: str) -> alt.Chart:
+def length_comparison_chart(target: np.ndarray | None, generated_lengths, unit: str, target_label: str) -> dict:
     """The target length distribution (line) against the lengths actually generated (bars)."""
-    data = length_frame(target, generated_lengths, target_label)
+    data = length_records(target, generated_lengths, target_label)
     x_title = f"length ({unit})"
-    generated = data.loc[data["series"] == "generated", "length"]
-    right = max(int(generated.max()) if len(generated) else 1, _quantile_length(target, TAIL_SHOWN))
-    x_scale = alt.Scale(domain=[0, right + 1])  # a long, thin target tail would squeeze the bars
-    half = _half_width(right)
-    base = alt.Chart(data).encode(
-        y=alt.Y("share:Q", title="share of items", axis=alt.Axis(format="%")),
-        color=alt.Color(
-            "series:N",
-            title=None,
-            scale=alt.Scale(domain=["generated", target_label], range=[GENERATED_COLOUR, TARGET_COLOUR]),
-            legend=alt.Legend(orient="top", labelLimit=0),
-        ),
-        tooltip=[
-            alt.Tooltip("series:N"),
-            alt.Tooltip("length:Q", title=x_title),
-            alt.Tooltip("share:Q", format=".1%"),
+    generated = [r["length"] for r in data if r["series"] == "generated"]
+    right = max(max(generated, default=1), _quantile_length(target, TAIL_SHOWN))
+    x_scale = {"domain": [0, right + 1]}  # a long, thin target tail would squeeze the bars
+    shared = {
+        "y": channel("share", "quantitative", title="share of items", axis={"format": "%"}),
+        "color": {
+            "field": "series",
+            "type": "nominal",
+            "title": None,
+            "scale": {"domain": ["generated", target_label], "range": [GENERATED_COLOUR, TARGET_COLOUR]},
+            "legend": {"orient": "top", "labelLimit": 0},
+        },
+        "tooltip": [
+            channel("series", "nominal"),
+            channel("length", "quantitative", title=x_title),
+            channel("share", "quantitative", format=".1%"),
         ],
-    )
-    bars = (
-        base.transform_filter(alt.datum.series == "generated")
-        .transform_calculate(low=f"datum.length - {half}", high=f"datum.length + {half}")
-        .mark_bar(opacity=0.6, clip=True)
-        .encode(
-            x=alt.X("low:Q", title=x_title, scale=x_scale, axis=alt.Axis(tickMinStep=1)), x2="high:Q", y2=alt.datum(0)
-        )
-    )
-    line = (
-        base.transform_filter(alt.datum.series != "generated")
-        .mark_line(point=True, clip=True)
-        .encode(x=alt.X("length:Q", title=x_title, scale=x_scale))
-    )
-    return alt.layer(bars, line).properties(
-        title="Target length distribution vs generated lengths", height=CHART_HEIGHT
-    )
+    }
+    bars = {
+        "mark": {"type": "bar", "opacity": 0.6, "clip": True},
+        "encoding": {
+            **shared,
+            "x": channel("low", "quantitative", title=x_title, scale=x_scale, axis={"tickMinStep": 1}),
+            "x2": {"field": "high"},
+            "y2": {"datum": 0},
+        },
+        "transform": [{"filter": "datum.series === 'generated'"}, *_bar_span(_half_width(right))],
+    }
+    line = {
+        "mark": {"type": "line", "point": True, "clip": True},
+        "encoding": {**shared, "x": channel("length", "quantitative", title=x_title, scale=x_scale)},
+        "transform": [{"filter": "datum.series !== 'generated'"}],
+    }
+    return chart(data, [bars, line], "Target length distribution vs generated lengths", CHART_HEIGHT)
 
 
-def length_histogram_chart(lengths, unit: str) -> alt.Chart:
+def length_histogram_chart(lengths, unit: str) -> dict:
     """How many corpus items have each length (bars)."""
     counts = np.bincount(np.asarray(lengths, dtype=np.int64))
-    present = np.flatnonzero(counts)
-    data = pd.DataFrame({"length": present, "items": counts[present]})
-    half = _half_width(int(present.max()) if len(present) else 1)
-    return (
-        alt.Chart(data, title="Length distribution of the corpus")
-        .transform_calculate(low=f"datum.length - {half}", high=f"datum.length + {half}")
-        .mark_bar()
-        .encode(
-            x=alt.X("low:Q", title=f"length ({unit})", axis=alt.Axis(tickMinStep=1)),
-            x2="high:Q",
-            y=alt.Y("items:Q", title="items"),
-            y2=alt.datum(0),
-            tooltip=[alt.Tooltip("length:Q", title=f"length ({unit})"), alt.Tooltip("items:Q")],
-        )
-        .properties(height=CHART_HEIGHT)
-    )
+    present = np.flatnonzero(counts).tolist()
+    data = [{"length": length, "items": int(counts[length])} for length in present]
+    encoding = {
+        "x": channel("low", "quantitative", title=f"length ({unit})", axis={"tickMinStep": 1}),
+        "x2": {"field": "high"},
+        "y": channel("items", "quantitative", title="items"),
+        "y2": {"datum": 0},
+        "tooltip": [channel("length", "quantitative", title=f"length ({unit})"), channel("items", "quantitative")],
+    }
+    bars = {"mark": {"type": "bar"}, "encoding": encoding, "transform": _bar_span(_half_width(max(present, default=1)))}
+    return chart(data, [bars], "Length distribution of the corpus", CHART_HEIGHT)
 
 
-def distribution_frame(distribution: dict[str, float], top: int = 25) -> pd.DataFrame:
-    """A {token: probability} dict as a frame of its `top` largest entries (token, probability)."""
+def distribution_records(distribution: dict[str, float], top: int = 25) -> list[dict]:
+    """A {token: probability} dict as rows of its `top` largest entries (token, probability)."""
     items = sorted(distribution.items(), key=lambda kv: -kv[1])[:top]
-    return pd.DataFrame([(show_token(t), p) for t, p in items], columns=["token", "probability"])
+    return [{"token": show_token(t), "probability": p} for t, p in items]
 
 
-def next_token_chart(distribution: dict[str, float], context: str, top: int = 25) -> alt.Chart:
+def next_token_chart(distribution: dict[str, float], context: str, top: int = 25) -> dict:
     """Horizontal bars: p(next token | the item starts with `context`)."""
-    data = distribution_frame(distribution, top)
+    data = distribution_records(distribution, top)
     shown = repr(context) if context else "the start of an item"
-    return (
-        alt.Chart(data, title=f"Next token after {shown}")
-        .mark_bar()
-        .encode(
-            x=alt.X("probability:Q", title="p(next token | context)"),
-            y=alt.Y("token:N", title="next token", sort="-x"),
-            tooltip=[alt.Tooltip("token:N"), alt.Tooltip("probability:Q", format=PROBABILITY_FORMAT)],
-        )
-        .properties(height=_rows())
+    encoding = {
+        "x": channel("probability", "quantitative", title="p(next token | context)"),
+        "y": channel("token", "nominal", title="next token", sort="-x"),
+        "tooltip": [channel("token", "nominal"), channel("probability", "quantitative", format=PROBABILITY_FORMAT)],
+    }
+    return chart(
+        data, [{"mark": {"type": "bar"}, "encoding": encoding}], f"Next token after {shown}", rows_high(ROW_HEIGHT)
     )
 
 
-def token_frequencies(items, token_kind: str, top: int = 25) -> pd.DataFrame:
-    """The `top` most frequent tokens of `items`: token, count, share (of all tokens)."""
+def token_frequencies(items, token_kind: str, top: int = 25) -> list[dict]:
+    """The `top` most frequent tokens of `items`: rows of token, count, share (of all tokens)."""
     counts = Counter(t for item in items for t in tokenize(item, token_kind))
     total = sum(counts.values()) or 1
-    rows = [(show_token(t), c, c / total) for t, c in counts.most_common(top)]
-    return pd.DataFrame(rows, columns=["token", "count", "share"])
+    return [{"token": show_token(t), "count": c, "share": c / total} for t, c in counts.most_common(top)]
 
 
-def token_frequency_chart(frequencies: pd.DataFrame, noun: str) -> alt.Chart:
+def token_frequency_chart(frequencies: list[dict], noun: str) -> dict:
     """Horizontal bars of the most frequent tokens (`frequencies` from `token_frequencies`)."""
-    return (
-        alt.Chart(frequencies, title=f"The {len(frequencies)} most frequent {noun}")
-        .mark_bar()
-        .encode(
-            x=alt.X("count:Q", title="occurrences"),
-            y=alt.Y("token:N", title=noun, sort="-x"),
-            tooltip=[alt.Tooltip("token:N", title=noun), alt.Tooltip("count:Q"), alt.Tooltip("share:Q", format=".1%")],
-        )
-        .properties(height=_rows())
-    )
+    encoding = {
+        "x": channel("count", "quantitative", title="occurrences"),
+        "y": channel("token", "nominal", title=noun, sort="-x"),
+        "tooltip": [
+            channel("token", "nominal", title=noun),
+            channel("count", "quantitative"),
+            channel("share", "quantitative", format=".1%"),
+        ],
+    }
+    title = f"The {len(frequencies)} most frequent {noun}"
+    return chart(frequencies, [{"mark": {"type": "bar"}, "encoding": encoding}], title, rows_high(ROW_HEIGHT))
 
 
-def piano_roll_chart(roll: pd.DataFrame, title: str = "Piano roll") -> alt.Chart:
-    """A tune as bars on a time x pitch grid (`roll` from `tnaas.app.audio.piano_roll`)."""
-    low, high = int(roll["midi"].min()), int(roll["midi"].max())
-    return (
-        alt.Chart(roll, title=title)
-        .mark_bar(height=6, cornerRadius=2)
-        .encode(
-            x=alt.X("start:Q", title="time (seconds)"),
-            x2="end:Q",
-            y=alt.Y("midi:Q", title="pitch (MIDI number)", scale=alt.Scale(domain=[low - 1, high + 1])),
-            color=alt.Color("midi:Q", legend=None, scale=alt.Scale(scheme="viridis")),
-            tooltip=[
-                alt.Tooltip("step:Q", title="note #"),
-                alt.Tooltip("note:N"),
-                alt.Tooltip("start:Q", format=".2f"),
-            ],
-        )
-        .properties(height=max(CHART_HEIGHT, 10 * (high - low + 3) + 100))
-    )
+def piano_roll_chart(roll: list[dict], title: str = "Piano roll") -> dict:
+    """A tune as bars on a time x pitch grid (`roll` from `tnaas.app.audio.piano_roll_notes`)."""
+    pitches = [note["midi"] for note in roll]
+    low, high = min(pitches), max(pitches)
+    encoding = {
+        "x": channel("start", "quantitative", title="time (seconds)"),
+        "x2": {"field": "end"},
+        "y": channel("midi", "quantitative", title="pitch (MIDI number)", scale={"domain": [low - 1, high + 1]}),
+        "color": {"field": "midi", "type": "quantitative", "legend": None, "scale": {"scheme": "viridis"}},
+        "tooltip": [
+            channel("step", "quantitative", title="note #"),
+            channel("note", "nominal"),
+            channel("start", "quantitative", format=".2f"),
+        ],
+    }
+    bars = {"mark": {"type": "bar", "height": 6, "cornerRadius": 2}, "encoding": encoding}
+    return chart(roll, [bars], title, max(CHART_HEIGHT, 10 * (high - low + 3) + 100))

@@ -1,7 +1,7 @@
 """Streamlit glue for the app: the shared sidebar, share links, cached answers, session state.
 
 The only module of the library that imports streamlit; everything that does not need it
-lives beside it in `tnaas.app` (`selection`, `links`, `vega`, `shortlist`, `examples`,
+lives beside it in `tnaas.app` (`selection`, `links`, `charts`, `shortlist`, `examples`,
 `display`, `length_choice`, `tables`, `lineup`, `scoreboard`). Pages call `page()` (page
 config, share link, sidebar) and the helpers below, and hold layout only.
 
@@ -26,9 +26,10 @@ import streamlit as st
 
 from tnaas import service
 
-# No pandas or altair here (~0.8 s of CPU to import, half the first render of a page that
-# needs neither): `audio`, `charts`, `shortlist`, `tables` and `vega` import them, so they
-# are imported where used; the pages that draw tables and charts import them themselves.
+# No pandas here (~0.5-0.9 s of CPU to import, half the first render of a page that needs
+# none): `shortlist` and `tables` import it, so they are imported where used. Charts are
+# plain Vega-Lite dicts with inline data (`tnaas.app.vega`): drawing one imports neither
+# altair nor pandas nor pyarrow; only tables (st.dataframe, st.data_editor) need those.
 from tnaas.app import hunt, links
 from tnaas.app.examples import pattern_examples, sample_items
 from tnaas.app.length_choice import LENGTH_LABELS, target_length
@@ -69,12 +70,10 @@ def user_errors():
         st.error(str(error), icon="⚠️")
 
 
-def show_chart(chart, where=None) -> None:
-    """Draw an Altair chart at full width (in `where`, a container, or the page), unvalidated
-    and with named Arrow datasets (see `tnaas.app.vega`)."""
-    from tnaas.app.vega import vega_lite_spec
-
-    (where or st).vega_lite_chart(vega_lite_spec(chart), width="stretch")
+def show_chart(spec: dict, where=None) -> None:
+    """Draw a chart (a Vega-Lite spec from `tnaas.app.charts` or `score_charts`, its data
+    inline in a layer, so no Arrow conversion) at full width in `where` (a container) or the page."""
+    (where or st).vega_lite_chart(spec, width="stretch")
 
 
 class _ProgressBar:
@@ -271,8 +270,8 @@ _warm_up_started = threading.Event()
 
 def warm_up() -> None:
     """Start, once per server process, a background thread that does now what other pages
-    will need: import pandas, pyarrow and altair and the modules drawing tables and charts
-    (~0.9 s of CPU), read the package-name indexes of the free-on check, load every bundled
+    will need: import pandas and pyarrow (tables) and the modules drawing tables and charts
+    (~0.8 s of CPU), read the package-name indexes of the free-on check, load every bundled
     corpus and fit the default model on the default corpus. Pages call it as their last
     statement, and it starts `WARM_UP_DELAY_S` later, so it does not delay the page being
     drawn (it shares the GIL with the server) but runs while the user reads it. Best effort: a failure here only means that
@@ -292,9 +291,8 @@ def _warm() -> None:
     time.sleep(WARM_UP_DELAY_S)
     steps = (
         lambda: __import__("tnaas.app.tables"),  # pandas
-        lambda: __import__("pyarrow"),  # what streamlit sends tables and chart data as
-        lambda: __import__("tnaas.app.charts"),  # altair
-        lambda: __import__("tnaas.app.vega"),
+        lambda: __import__("pyarrow"),  # what streamlit sends tables as
+        lambda: __import__("tnaas.app.charts"),
         lambda: __import__("tnaas.app.score_charts"),
         lambda: __import__("tnaas.app.shortlist"),
         lambda: __import__("tnaas.app.audio"),
@@ -665,7 +663,7 @@ def next_tokens(selection: Selection, model, context: str) -> dict:
 
 @cached_result
 def token_frequencies(content_hash: str, top: int, _corpus: Corpus):
-    """The corpus's `top` most frequent tokens (see `charts.token_frequencies`), cached."""
+    """The corpus's `top` most frequent tokens (rows, see `charts.token_frequencies`), cached."""
     from tnaas.app import charts
 
     return charts.token_frequencies(_corpus.items, _corpus.token_kind, top)
@@ -689,7 +687,7 @@ def tune_player(items, key: str) -> None:
 
     with user_errors():
         st.audio(tune_wav(item), format="audio/wav")
-        show_chart(charts.piano_roll_chart(audio.piano_roll(item)))
+        show_chart(charts.piano_roll_chart(audio.piano_roll_notes(item)))
 
 
 # ------------------------------------------------------------------ compare

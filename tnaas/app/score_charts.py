@@ -1,18 +1,17 @@
-"""Altair charts of scores: the model comparison (held-out NLL, novelty, diversity) and the
-quiz's p(corpus | name). Pure functions like `tnaas.app.charts`; nothing here imports streamlit."""
+"""Charts of scores: the model comparison (held-out NLL, novelty, diversity) and the quiz's
+p(corpus | name), as plain Vega-Lite specs like `tnaas.app.charts` (no altair, no pandas).
+Pure functions; nothing here imports streamlit."""
 
 from __future__ import annotations
 
 import math
 
-import altair as alt
-import pandas as pd
-
 from tnaas.app.charts import ROW_HEIGHT
 from tnaas.app.display import percent
-from tnaas.app.tables import comparison_frame
+from tnaas.app.vega import channel, chart, rows_high, titled
 
 NOVELTY_COLOUR, DIVERSITY_COLOUR = "#4c78a8", "#f58518"
+MEASURES = ("novelty", "diversity")
 
 
 def infinite_models(rows) -> list[str]:
@@ -20,94 +19,106 @@ def infinite_models(rows) -> list[str]:
     return [row.model for row in rows if math.isinf(row.nll_per_token)]
 
 
-def nll_chart(rows) -> alt.Chart:
+def nll_records(rows) -> list[dict]:
+    """The `ComparisonRow`s with a finite held-out NLL, in order: model, nll_per_token,
+    perplexity, fit_seconds (what the NLL chart draws)."""
+    return [
+        {"model": row.model, "nll_per_token": row.nll_per_token, "perplexity": row.perplexity,
+         "fit_seconds": row.fit_seconds}
+        for row in rows
+        if math.isfinite(row.nll_per_token)
+    ]  # fmt: skip
+
+
+def nll_chart(rows) -> dict:
     """Horizontal bars: held-out NLL per token (nats) of each model with a finite one, best
     (lowest) first; models with an infinite NLL are named in the subtitle, not drawn."""
-    data = comparison_frame(rows)
-    data = data[data["nll_per_token"].map(math.isfinite)][["model", "nll_per_token", "perplexity", "fit_seconds"]]
-    title = "Held-out NLL per token (nats, lower is better)"
     infinite = infinite_models(rows)
-    if infinite:
-        title = alt.Title(title, subtitle=f"∞, not drawn: {', '.join(infinite)}")
-    base = alt.Chart(data).encode(
-        x=alt.X("nll_per_token:Q", title="negative log-likelihood per token (nats)"),
-        y=alt.Y("model:N", title="model", sort="x", axis=alt.Axis(labelLimit=0)),
-        tooltip=[
-            alt.Tooltip("model:N"),
-            alt.Tooltip("nll_per_token:Q", title="NLL per token (nats)", format=".4f"),
-            alt.Tooltip("perplexity:Q", format=".3f"),
-            alt.Tooltip("fit_seconds:Q", title="fit time (s)", format=".2f"),
-        ],
+    title = titled(
+        "Held-out NLL per token (nats, lower is better)",
+        f"∞, not drawn: {', '.join(infinite)}" if infinite else None,
     )
+    encoding = {
+        "x": channel("nll_per_token", "quantitative", title="negative log-likelihood per token (nats)"),
+        "y": channel("model", "nominal", title="model", sort="x", axis={"labelLimit": 0}),
+        "tooltip": [
+            channel("model", "nominal"),
+            channel("nll_per_token", "quantitative", title="NLL per token (nats)", format=".4f"),
+            channel("perplexity", "quantitative", format=".3f"),
+            channel("fit_seconds", "quantitative", title="fit time (s)", format=".2f"),
+        ],
+    }
     # The value written inside the end of each bar: bars start at 0 and NLLs are > 1 nat, so it fits.
-    labels = base.mark_text(align="right", dx=-4, color="white").encode(text=alt.Text("nll_per_token:Q", format=".3f"))
-    return alt.layer(base.mark_bar(), labels).properties(title=title, height=alt.Step(ROW_HEIGHT * 1.5))
+    labels = {
+        "mark": {"type": "text", "align": "right", "dx": -4, "color": "white"},
+        "encoding": {**encoding, "text": channel("nll_per_token", "quantitative", format=".3f")},
+    }
+    bars = {"mark": {"type": "bar"}, "encoding": encoding}
+    return chart(nll_records(rows), [bars, labels], title, rows_high(ROW_HEIGHT * 1.5))
 
 
-def novelty_diversity_frame(rows) -> pd.DataFrame:
-    """Long form for the grouped bars: model, measure ("novelty" or "diversity"), share.
+def novelty_diversity_records(rows) -> list[dict]:
+    """Long form for the grouped bars: model, measure ("novelty" or "diversity"), share;
+    every model's novelty first, then every model's diversity.
 
     Unavailable models (NaN scores) are left out.
     """
-    data = comparison_frame(rows).melt(
-        id_vars="model", value_vars=["novelty", "diversity"], var_name="measure", value_name="share"
-    )
-    return data.dropna(subset=["share"]).reset_index(drop=True)
+    return [
+        {"model": row.model, "measure": measure, "share": getattr(row, measure)}
+        for measure in MEASURES
+        for row in rows
+        if not math.isnan(getattr(row, measure))
+    ]
 
 
-def novelty_diversity_chart(rows, samples: int) -> alt.Chart:
+def novelty_diversity_chart(rows, samples: int) -> dict:
     """Grouped horizontal bars per model: novelty (share of distinct samples not in the
     training part) and diversity (distinct samples / samples), of `samples` samples each."""
-    data = novelty_diversity_frame(rows)
-    order = list(dict.fromkeys(data["model"]))
-    return (
-        alt.Chart(data, title=f"Novelty and diversity of {samples:,} samples per model")
-        .mark_bar()
-        .encode(
-            x=alt.X("share:Q", title="share of samples", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("model:N", title="model", sort=order, axis=alt.Axis(labelLimit=0)),
-            yOffset=alt.YOffset("measure:N", sort=["novelty", "diversity"]),
-            color=alt.Color(
-                "measure:N",
-                title=None,
-                sort=["novelty", "diversity"],
-                scale=alt.Scale(domain=["novelty", "diversity"], range=[NOVELTY_COLOUR, DIVERSITY_COLOUR]),
-                legend=alt.Legend(orient="top"),
-            ),
-            tooltip=[alt.Tooltip("model:N"), alt.Tooltip("measure:N"), alt.Tooltip("share:Q", format=".1%")],
-        )
-        .properties(height=alt.Step(ROW_HEIGHT))
-    )
+    data = novelty_diversity_records(rows)
+    order = list(dict.fromkeys(r["model"] for r in data))
+    encoding = {
+        "x": channel("share", "quantitative", title="share of samples", axis={"format": "%"}, scale={"domain": [0, 1]}),
+        "y": channel("model", "nominal", title="model", sort=order, axis={"labelLimit": 0}),
+        "yOffset": channel("measure", "nominal", sort=list(MEASURES)),
+        "color": {
+            "field": "measure",
+            "type": "nominal",
+            "title": None,
+            "sort": list(MEASURES),
+            "scale": {"domain": list(MEASURES), "range": [NOVELTY_COLOUR, DIVERSITY_COLOUR]},
+            "legend": {"orient": "top"},
+        },
+        "tooltip": [
+            channel("model", "nominal"),
+            channel("measure", "nominal"),
+            channel("share", "quantitative", format=".1%"),
+        ],
+    }
+    title = f"Novelty and diversity of {samples:,} samples per model"
+    return chart(data, [{"mark": {"type": "bar"}, "encoding": encoding}], title, rows_high(ROW_HEIGHT))
 
 
-def posterior_frame(probabilities: dict[str, float], titles: dict[str, str]) -> pd.DataFrame:
-    """p(corpus | name) as a frame, most probable first: corpus (name), title, probability,
+def sounds_like_records(probabilities: dict[str, float], titles: dict[str, str]) -> list[dict]:
+    """p(corpus | name) as rows, most probable first: corpus (name), title, probability,
     shown (the probability as the page writes it) and label (title and shown, the axis label:
     a bar of 0.00001 cannot be seen, its number can)."""
     ordered = sorted(probabilities.items(), key=lambda kv: -kv[1])
-    data = pd.DataFrame(
-        [(name, titles.get(name, name), p, percent(p)) for name, p in ordered],
-        columns=["corpus", "title", "probability", "shown"],
-    )
-    data["label"] = data["title"] + "  " + data["shown"]
+    data = []
+    for name, p in ordered:
+        title, shown = titles.get(name, name), percent(p)
+        data.append({"corpus": name, "title": title, "probability": p, "shown": shown, "label": f"{title}  {shown}"})
     return data
 
 
-def sounds_like_chart(probabilities: dict[str, float], titles: dict[str, str], name: str) -> alt.Chart:
+def sounds_like_chart(probabilities: dict[str, float], titles: dict[str, str], name: str) -> dict:
     """Horizontal bars: p(corpus | `name`) for each corpus (equal priors), most probable first."""
-    data = posterior_frame(probabilities, titles)
-    return (
-        alt.Chart(data, title=f"Which corpus does {name.strip().casefold()!r} sound like?")
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "probability:Q",
-                title="p(corpus | name)",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-            ),
-            y=alt.Y("label:N", title="corpus", sort=data["label"].tolist(), axis=alt.Axis(labelLimit=0)),
-            tooltip=[alt.Tooltip("title:N", title="corpus"), alt.Tooltip("shown:N", title="probability")],
-        )
-        .properties(height=alt.Step(ROW_HEIGHT * 1.5))
-    )
+    data = sounds_like_records(probabilities, titles)
+    encoding = {
+        "x": channel(
+            "probability", "quantitative", title="p(corpus | name)", axis={"format": "%"}, scale={"domain": [0, 1]}
+        ),
+        "y": channel("label", "nominal", title="corpus", sort=[r["label"] for r in data], axis={"labelLimit": 0}),
+        "tooltip": [channel("title", "nominal", title="corpus"), channel("shown", "nominal", title="probability")],
+    }
+    title = f"Which corpus does {name.strip().casefold()!r} sound like?"
+    return chart(data, [{"mark": {"type": "bar"}, "encoding": encoding}], title, rows_high(ROW_HEIGHT * 1.5))
