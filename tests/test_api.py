@@ -191,9 +191,10 @@ def test_foreign_and_unknown_hyperparameters_are_refused(client):
     )
     assert "colour does not apply" in _error(client.get("/api/hmm/tech/generate?colour=red"), 422)["message"]
     assert "more than once" in _error(client.get("/api/markov/tech/generate?n=1&n=2"), 422)["message"]
-    assert "colour does not apply to sounds-like" in _error(
-        client.get("/api/sounds-like?name=pika&colour=red"), 422
-    )["message"]
+    assert (
+        "colour does not apply to sounds-like"
+        in _error(client.get("/api/sounds-like?name=pika&colour=red"), 422)["message"]
+    )
 
 
 def test_missing_required_parameters(client):
