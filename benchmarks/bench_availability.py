@@ -6,12 +6,12 @@ Each repeat runs in a fresh subprocess (a cold start, as on a new Lambda instanc
 imports `tnaas.tasks.availability`, then loads each index on its first lookup and measures:
 
 - load: wall seconds of the first lookup (read + gunzip; for `popular`, reading the 10,000
-  popular names and building the symmetric-delete index), and the resident memory it adds
+  popular names into the dict that near misses look a name's one-edit neighbours up in), and
+  the resident memory it adds
   (RSS from /proc/self/statm before and after);
 - lookup: median microseconds of one membership test, for names that are in the index
   (drawn from it) and for names that are not (random letters), `--lookups` of each;
-  numpy, which the near-miss index needs and the rest of tnaas imports anyway, is measured
-  on its own row;
+  numpy, which the rest of tnaas imports anyway, is measured on its own row;
 - `similar_to` and the full `check(name)` (three lookups, validity, near misses), per name.
 """
 
@@ -42,7 +42,7 @@ for key in ("pypi", "npm", "cran"):
     av.status("zzqxwvkpl", key)
     out[key] = {"load_s": time.perf_counter() - t, "rss": rss() - before}
 before, t = rss(), time.perf_counter()
-import numpy  # the near-miss index needs it; the rest of tnaas loads it anyway
+import numpy  # the rest of tnaas loads it anyway: measured apart from the indexes
 out["numpy"] = {"load_s": time.perf_counter() - t, "rss": rss() - before}
 before, t = rss(), time.perf_counter()
 av.similar_to("zzqxwvkpl")
