@@ -304,10 +304,18 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
     old_root = Path(tempfile.mkdtemp(prefix="tnaas-old-")) / "app"
     subprocess.run(["git", "worktree", "add", "--detach", str(old_root), old], cwd=ROOT, check=True)
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {"old": {}, "new": {}}
+    # The floor: the same measurement of a one-line Streamlit page (the frontend's own start
+    # in the browser, the websocket, one script run), so the pages' figures can be read
+    # against what no app code can go below on this machine.
+    floor_root = Path(tempfile.mkdtemp(prefix="tnaas-floor-"))
+    (floor_root / "app.py").write_text('import streamlit as st\n\nst.write("floor")\n')
+    floor: list[tuple[float, float]] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for rep in range(reps):
+                floor.append(first_render(browser, "/", floor_root))
+                print("floor", floor[-1], flush=True)
                 for index, (name, url) in enumerate(FIRST_RENDER_URLS.items()):
                     order = [("old", old_root), ("new", ROOT)]
                     for which, root in order if (rep + index) % 2 == 0 else order[::-1]:
@@ -321,6 +329,7 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=True)
         shutil.rmtree(old_root.parent, ignore_errors=True)
+        shutil.rmtree(floor_root, ignore_errors=True)
 
     def cell(which: str, name: str, part: int) -> str:
         values = [r[part] for r in runs[which].get(name, [])]
@@ -330,6 +339,8 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
         [name] + [cell(which, name, part) for part in (0, 1, 2) for which in ("old", "new")]
         for name in FIRST_RENDER_URLS
     ]
+    wall, cpu = (f"{_common.median([f[i] for f in floor]):.2f}" for i in (0, 1))
+    rows.append(["floor: a one-line Streamlit page", wall, wall, cpu, cpu, "", ""])
     headers = ["page"] + [
         f"{what}, {version}"
         for what in ("wall s", "server CPU s", "script CPU s (in-process)")
