@@ -21,17 +21,8 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
-from tnaas.inference.backoff_flow import (
-    Pool,
-    _split,
-    backward_band,
-    band_width,
-    bands,
-    exact_log_pull,
-    forward_band,
-    next_frontier,
-    unique_inverse,
-)
+from tnaas.inference.backoff_flow import band_width, bands, exact_log_pull, unique_inverse
+from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
 
@@ -77,7 +68,12 @@ class BackoffLattice:
         self.log_alpha: list[np.ndarray] = []
         self.log_end: list[np.ndarray] = []
         self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
-        self.pools: list[Pool | None] = []
+        self.frontier_ids: list[int] = []  # which distinct frontier the nodes after t tokens are
+        self._frontiers: dict = {}
+        self._frontier_keys: list[np.ndarray] = []
+        self._steps: dict[int, Step] = {}
+        self._lookups: dict[tuple[int, int], np.ndarray] = {}
+        self._kept = 0
         self._forward(max_entries)
         self.log_z = _logsumexp(np.array([log_dot(a, e) for a, e in zip(self.log_alpha, self.log_end)]))
         if backward and self.log_z > -np.inf:
@@ -110,15 +106,14 @@ class BackoffLattice:
             if t == self.max_length:
                 break
             found_keys, found_log, found_token = [], [], []
-            pooled = _split(S, dfa, q, s)
-            pool = Pool(S, q[pooled], s[pooled]) if pooled.any() else None
+            step = self._step_of(t, q, s)
             for shift, idx in bands(log_alpha, self.width):
                 a = np.zeros(len(q))
                 a[idx] = np.exp(log_alpha[idx] - shift)
-                cells, value = forward_band(S, dfa, q, s, a, pool)
-                found_keys.append(next_frontier(S, dfa, cells))
+                kept, value = step.forward(S, dfa, a)
+                found_keys.append(step.cell_next[kept])
                 found_log.append(np.log(value) + shift)
-                found_token.append(S.last[cells % S.n])
+                found_token.append(step.cell_token[kept])
             cell_keys = np.concatenate(found_keys) if found_keys else np.zeros(0, dtype=np.int64)
             stored += len(cell_keys)
             if stored > max_entries:
@@ -126,25 +121,54 @@ class BackoffLattice:
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
                     "use fewer `*`/`%` (or a fixed length), or a smaller state size"
                 )
-            self._keep(pool)
             keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
             cell_log = np.concatenate(found_log) if found_log else np.zeros(0)
             log_alpha = log_group_sum(dst, cell_log, len(keys))
             self.cells.append((dst, np.concatenate(found_token) if found_token else dst, cell_log))
         self.cells = self.cells[: len(self.log_alpha) - 1]
 
-    def _keep(self, pool: Pool | None) -> None:
-        """Keep a step's pool for the later passes while the kept ones stay small."""
-        self._kept = getattr(self, "_kept", 0) + (pool.size() if pool is not None else 0)
-        self.pools.append(pool if self._kept <= MAX_KEPT_POOL else None)
+    def _frontier_id(self, keys: np.ndarray) -> int:
+        """A number naming the distinct key array `keys` (equal frontiers, equal numbers)."""
+        bucket = self._frontiers.setdefault((len(keys), hash(keys.tobytes())), [])
+        for number, seen in bucket:
+            if np.array_equal(seen, keys):
+                return number
+        number = len(self._frontier_keys)
+        bucket.append((number, keys))
+        self._frontier_keys.append(keys)
+        return number
 
-    def pool(self, t: int) -> Pool | None:
-        """The pool of the nodes after t tokens (kept, or rebuilt), None when none is pooled."""
-        if t < len(self.pools) and self.pools[t] is not None:
-            return self.pools[t]
+    def _step_of(self, t: int, q: np.ndarray, s: np.ndarray) -> Step:
+        """The compiled `Step` of the nodes after t tokens: one per distinct frontier, kept
+        for the later passes while the kept ones stay small (else rebuilt when asked)."""
+        number = self._frontier_id(self.keys[t])
+        self.frontier_ids.append(number)
+        if number in self._steps:
+            return self._steps[number]
+        step = Step(self.structure, self.dfa, q, s)
+        self._kept += step.size()
+        if self._kept <= MAX_KEPT_POOL:
+            self._steps[number] = step
+        return step
+
+    def step(self, t: int) -> Step:
+        """The compiled `Step` of the nodes after t tokens (kept, or rebuilt)."""
+        found = self._steps.get(self.frontier_ids[t])
+        if found is not None:
+            return found
         q, s = self.node_q_s(t)
-        pooled = _split(self.structure, self.dfa, q, s)
-        return Pool(self.structure, q[pooled], s[pooled]) if pooled.any() else None
+        return Step(self.structure, self.dfa, q, s)
+
+    def cell_lookup(self, t: int, step: Step) -> np.ndarray:
+        """Index of each cell of step t's next node among the nodes after t + 1 tokens
+        (-1: absent), int64; shared by the steps with the same pair of frontiers."""
+        pair = (self.frontier_ids[t], self._frontier_id(self.keys[t + 1]))
+        found = self._lookups.get(pair)
+        if found is None:
+            found = step.cell_lookup(self.keys[t + 1], len(self.dfa.delta), self.structure.n)
+            if pair[0] in self._steps:
+                self._lookups[pair] = found
+        return found
 
     @property
     def probability(self) -> float:
@@ -179,11 +203,12 @@ class BackoffLattice:
             next_keys, log_next = self.keys[t + 1], self.log_beta[t + 1]
             inflow = np.full(len(q), -np.inf)
             bad = np.zeros(len(q), dtype=bool)
-            pool = self.pool(t)
+            step = self.step(t)
+            lookup = self.cell_lookup(t, step)
             for shift, idx in bands(log_next, self.width):
-                b = np.zeros(len(next_keys))
+                b = np.zeros(len(next_keys) + 1)  # the last: absent, weight 0
                 b[idx] = np.exp(log_next[idx] - shift)
-                value, cancelled = backward_band(S, dfa, q, s, next_keys, b, pool)
+                value, cancelled = step.backward(b[lookup])
                 inflow = np.logaddexp(inflow, safe_log(value) + shift)
                 bad |= cancelled
             if bad.any():

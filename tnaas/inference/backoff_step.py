@@ -1,0 +1,164 @@
+"""One lattice step of `tnaas.inference.backoff_flow`, compiled once per frontier.
+
+`forward_band` and `backward_band` regroup the pooled entries of a frontier on every call
+(pool entries, cell keys, a sort). Everything but the masses depends on the frontier's keys
+alone, and lattice frontiers repeat (after a few tokens of a `%` they stop changing), so a
+`Step` lays the operator out once as flat arrays: each term's owner (pool node, or direct
+frontier node), coefficient and output cell (one sorted `cells` array over every term the
+pattern allows). A band is then a few gathers and `bincount`s, forward (cells from masses),
+backward (owners from cell weights) and for the A* bounds (max instead of sum).
+
+The arithmetic is the same, term for term and in the same order, as `forward_band` /
+`backward_band` (terms of zero mass add an exact 0.0), so the answers are bit-identical,
+and so is the exactness argument (cancellation guard, exact recomputation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tnaas.inference.automaton import safe_log
+from tnaas.inference.backoff import BackoffStructure
+from tnaas.inference.backoff_flow import (
+    GUARD,
+    KeyIndex,
+    Pool,
+    _direct_pairs,
+    _exact_cells,
+    _pair_dst,
+    _split,
+    next_frontier,
+    unique_inverse,
+)
+from tnaas.inference.patterns import PatternDFA
+
+
+class Step:
+    """The compiled one-token operator of frontier nodes (q, s) (int64 (f,) each).
+
+    Terms, in `forward_band`'s order: pool entries (`ent_*`: owner pool index, entry
+    index, coefficient, cell), root options (`root_*`), direct pairs (`dir_*`: owner
+    frontier index), then the negative corrections (`neg_*`, coefficient γ(owner) times
+    p(w | parent)). `cells` (c,) sorted q * n + s' keys; `cell_next` their next-frontier
+    keys; `cell_token` their tokens.
+    """
+
+    def __init__(self, S: BackoffStructure, dfa: PatternDFA, q: np.ndarray, s: np.ndarray):
+        n = S.n
+        self.q, self.s = q, s
+        self.pooled = _split(S, dfa, q, s)
+        self.pool = Pool(S, q[self.pooled], s[self.pooled]) if self.pooled.any() else None
+        keys, neg_keys = [], []
+        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        self.ent_owner = self.ent_entry = self.root_owner = self.neg_owner = empty_i
+        self.ent_coef = self.root_coef = self.neg_gamma = self.neg_pp = empty_f
+        if self.pool is not None:
+            (owner, entry, qq), (roots, rq, rw) = self.pool.entries(S, dfa)
+            diff = S.diff[entry]
+            self.ent_owner, self.ent_entry = owner, entry
+            self.ent_coef = np.where(diff, S.prob[entry], S.weight[entry])
+            keys.append(qq * n + S.dst[entry])
+            self.root_owner, self.root_token = roots, rw
+            self.root_coef = S.root_prob[rw]
+            keys.append(rq * n + S.root_dst[rw])
+            self.neg_owner = owner[diff]
+            self.neg_gamma = self.pool._gamma[self.neg_owner]
+            self.neg_pp = S.parent_prob[entry[diff]]
+            neg_keys.append(qq[diff] * n + S.parent_dst[entry[diff]])
+        self.dir_node, self.dir_coef = empty_i, empty_f
+        direct = np.flatnonzero(~self.pooled)
+        if len(direct):
+            node, token = _direct_pairs(S, dfa, q[direct], s[direct])
+            self.dir_node = direct[node]
+            self.dir_coef = S.pair_prob(s[self.dir_node], token)
+            keys.append(q[self.dir_node] * n + _pair_dst(S, s[self.dir_node], token))
+        every = np.concatenate(keys + neg_keys) if keys + neg_keys else empty_i
+        self.cells, inverse = unique_inverse(every, (int(q.max()) + 1) * n if len(q) else 1)
+        cuts = np.cumsum([len(self.ent_owner), len(self.root_owner), len(self.dir_node)])
+        self.ent_cell, self.root_cell, self.dir_cell, self.neg_cell = np.split(inverse, cuts)
+        self.pos_cell = inverse[: cuts[-1]]
+        self.cell_next = next_frontier(S, dfa, self.cells)
+        self.cell_token = S.last[self.cells % n]
+
+    def size(self) -> int:
+        """Stored terms, pool nodes and cells (what keeping this step costs, in entries)."""
+        terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
+        return 2 * terms + len(self.cells) + (0 if self.pool is None else self.pool.size())
+
+    def forward(self, S: BackoffStructure, dfa: PatternDFA, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(indices into `cells`, exact cell values float64 > 0) from the frontier's linear
+        masses `a` (float64 (f,)), as `forward_band`."""
+        alpha = mass = None
+        parts, neg = [], np.zeros(0)
+        if self.pool is not None:
+            alpha, mass = self.pool.masses(a[self.pooled])
+            parts += [mass[self.ent_owner] * self.ent_coef, mass[self.root_owner] * self.root_coef]
+            neg = mass[self.neg_owner] * self.neg_gamma * self.neg_pp
+        parts.append(a[self.dir_node] * self.dir_coef)
+        c = len(self.cells)
+        P = np.bincount(self.pos_cell, weights=np.concatenate(parts), minlength=c)
+        N = np.bincount(self.neg_cell, weights=neg, minlength=c)
+        value = P - N
+        guard = np.flatnonzero((value <= GUARD * P) & ((P > 0) | (N > 0)))
+        if len(guard):
+            value[guard] = _exact_cells(
+                S, self.pool, alpha, mass, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa
+            )
+        keep = np.flatnonzero(value > 0)
+        return keep, value[keep]
+
+    def cell_lookup(self, next_keys: np.ndarray, n_dfa: int, n: int) -> np.ndarray:
+        """Index of each cell's next node in sorted `next_keys`, -1 where absent (int64 (c,))."""
+        return KeyIndex(next_keys, n_dfa * n).find(self.cell_next)
+
+    def backward(self, b_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Σ_w p(w | s) b(next node) per frontier node (float64 (f,)) and the bool mask of
+        pooled nodes whose value cancelled, from linear weights per cell `b_cell` (c,), as
+        `backward_band`."""
+        out = np.zeros(len(self.q))
+        bad = np.zeros(len(self.q), dtype=bool)
+        pool = self.pool
+        if pool is not None:
+            size = len(pool.keys)
+            D = np.bincount(self.ent_owner, weights=self.ent_coef * b_cell[self.ent_cell], minlength=size)
+            C = np.bincount(self.neg_owner, weights=self.neg_pp * b_cell[self.neg_cell], minlength=size)
+            BP, BN = np.zeros(size), np.zeros(size)
+            BP += np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=size)
+            for sel in pool.levels[1:]:  # parents before children
+                g = pool._gamma[sel]
+                BP[sel] = D[sel] + g * BP[pool.up[sel]]
+                BN[sel] = g * (C[sel] + BN[pool.up[sel]])
+            at = pool.frontier
+            value = BP[at] - BN[at]
+            out[self.pooled] = np.maximum(value, 0.0)
+            bad[self.pooled] = (BP[at] > 0) & (value <= GUARD * BP[at])
+        if len(self.dir_node):
+            out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=len(self.q))
+        return out, bad
+
+    def bound(self, S: BackoffStructure, log_u_cell: np.ndarray, log_end: np.ndarray) -> np.ndarray:
+        """max(log_end, max over options of log p(w | s) + log U(next node)) per frontier
+        node, with pooled states' exclusions ignored (an upper bound; `backoff_search`)."""
+        best = log_end.copy()
+        pool = self.pool
+        if pool is not None:
+            size = len(pool.keys)
+            own = _group_max(self.ent_owner, safe_log(S.prob[self.ent_entry]) + log_u_cell[self.ent_cell], size)
+            bound = _group_max(self.root_owner, safe_log(self.root_coef) + log_u_cell[self.root_cell], size)
+            log_gamma = safe_log(pool._gamma)
+            for sel in pool.levels[1:]:  # parents first
+                bound[sel] = np.maximum(own[sel], log_gamma[sel] + bound[pool.up[sel]])
+            best[self.pooled] = np.maximum(best[self.pooled], bound[pool.frontier])
+        if len(self.dir_node):
+            via = safe_log(self.dir_coef) + log_u_cell[self.dir_cell]
+            best = np.maximum(best, _group_max(self.dir_node, via, len(best)))
+        return best
+
+
+def _group_max(owner: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """max of `values` per owner (ascending int64 `owner`), -inf where none (float64 (size,))."""
+    out = np.full(size, -np.inf)
+    if len(owner):
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        out[owner[starts]] = np.maximum.reduceat(values, starts)
+    return out
