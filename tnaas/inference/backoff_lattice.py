@@ -75,7 +75,10 @@ class BackoffLattice:
         self._lookups: dict[tuple[int, int], np.ndarray] = {}
         self._kept = 0
         self._forward(max_entries)
-        self.log_z = _logsumexp(np.array([log_dot(a, e) for a, e in zip(self.log_alpha, self.log_end)]))
+        self._end_log_mass = np.full(self.max_length + 1, -np.inf)
+        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
+            self._end_log_mass[t] = log_dot(a, e)
+        self.log_z = _logsumexp(self._end_log_mass[: len(self.log_alpha)])
         if backward and self.log_z > -np.inf:
             self._backward()
 
@@ -98,17 +101,18 @@ class BackoffLattice:
         for t in range(self.max_length + 1):
             if len(keys) == 0:
                 break
-            q, s = np.divmod(keys, S.n)
             self.keys.append(keys)
             self.log_alpha.append(log_alpha)
-            self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
             stored += len(keys)
             if t == self.max_length:
+                q, s = np.divmod(keys, S.n)
+                self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
                 break
+            step = self._step_of(t, keys)
+            self.log_end.append(step.log_end + self.log_end_weight[t])
             found_keys, found_log, found_token = [], [], []
-            step = self._step_of(t, q, s)
             for shift, idx in bands(log_alpha, self.width):
-                a = np.zeros(len(q))
+                a = np.zeros(len(keys))
                 a[idx] = np.exp(log_alpha[idx] - shift)
                 kept, value = step.forward(S, dfa, a)
                 found_keys.append(step.cell_next[kept])
@@ -121,9 +125,13 @@ class BackoffLattice:
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
                     "use fewer `*`/`%` (or a fixed length), or a smaller state size"
                 )
-            keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
             cell_log = np.concatenate(found_log) if found_log else np.zeros(0)
-            log_alpha = log_group_sum(dst, cell_log, len(keys))
+            if len(found_keys) == 1 and bool(np.all(cell_keys[1:] > cell_keys[:-1])):
+                # one band, one cell per next node (a `%` after a while): the sums are the cells
+                keys, dst, log_alpha = cell_keys, np.arange(len(cell_keys)), cell_log
+            else:
+                keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
+                log_alpha = log_group_sum(dst, cell_log, len(keys))
             self.cells.append((dst, np.concatenate(found_token) if found_token else dst, cell_log))
         self.cells = self.cells[: len(self.log_alpha) - 1]
 
@@ -138,14 +146,14 @@ class BackoffLattice:
         self._frontier_keys.append(keys)
         return number
 
-    def _step_of(self, t: int, q: np.ndarray, s: np.ndarray) -> Step:
+    def _step_of(self, t: int, keys: np.ndarray) -> Step:
         """The compiled `Step` of the nodes after t tokens: one per distinct frontier, kept
         for the later passes while the kept ones stay small (else rebuilt when asked)."""
         number = self._frontier_id(self.keys[t])
         self.frontier_ids.append(number)
         if number in self._steps:
             return self._steps[number]
-        step = Step(self.structure, self.dfa, q, s)
+        step = Step(self.structure, self.dfa, *np.divmod(keys, self.structure.n))
         self._kept += step.size()
         if self._kept <= MAX_KEPT_POOL:
             self._steps[number] = step
@@ -199,28 +207,28 @@ class BackoffLattice:
         self.log_beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
         self.log_beta[horizon] = self.log_end[horizon]
         for t in range(horizon - 1, -1, -1):
-            q, s = self.node_q_s(t)
             next_keys, log_next = self.keys[t + 1], self.log_beta[t + 1]
-            inflow = np.full(len(q), -np.inf)
-            bad = np.zeros(len(q), dtype=bool)
+            inflow = None
+            bad = np.zeros(len(self.keys[t]), dtype=bool)
             step = self.step(t)
             lookup = self.cell_lookup(t, step)
             for shift, idx in bands(log_next, self.width):
                 b = np.zeros(len(next_keys) + 1)  # the last: absent, weight 0
                 b[idx] = np.exp(log_next[idx] - shift)
                 value, cancelled = step.backward(b[lookup])
-                inflow = np.logaddexp(inflow, safe_log(value) + shift)
+                part = safe_log(value) + shift
+                inflow = part if inflow is None else np.logaddexp(inflow, part)
                 bad |= cancelled
+            if inflow is None:
+                inflow = np.full(len(self.keys[t]), -np.inf)
             if bad.any():
+                q, s = self.node_q_s(t)
                 inflow[bad] = exact_log_pull(S, dfa, q[bad], s[bad], next_keys, log_next)
             self.log_beta[t] = np.logaddexp(self.log_end[t], inflow)
 
     def end_log_mass(self) -> np.ndarray:
         """log p(the item matches and has length t), t = 0..max_length (float64)."""
-        out = np.full(self.max_length + 1, -np.inf)
-        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
-            out[t] = log_dot(a, e)
-        return out
+        return self._end_log_mass.copy()
 
     def end_mass(self) -> np.ndarray:
         """p(the item matches and has length t), t = 0..max_length (float64)."""

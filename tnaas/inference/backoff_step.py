@@ -79,6 +79,16 @@ class Step:
         self.pos_cell = inverse[: cuts[-1]]
         self.cell_next = next_frontier(S, dfa, self.cells)
         self.cell_token = S.last[self.cells % n]
+        self.pooled_at = np.flatnonzero(self.pooled)
+        if len(self.pooled_at) == len(q):
+            self.pooled_at = slice(None)  # (a view, not a copy)
+        self.levels = []  # (pool nodes of one order >= 1, their parents, their γ), lowest order first
+        if self.pool is not None:
+            pool = self.pool
+            self.levels = [(sel, pool.up[sel], pool._gamma[sel]) for sel in pool.levels[1:]]
+        log_accepting = safe_log(dfa.accepting.astype(np.float64))
+        self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
+        self._log_coefs = None
 
     def size(self) -> int:
         """Stored terms, pool nodes and cells (what keeping this step costs, in entries)."""
@@ -91,7 +101,7 @@ class Step:
         alpha = mass = None
         parts, neg = [], np.zeros(0)
         if self.pool is not None:
-            alpha, mass = self.pool.masses(a[self.pooled])
+            alpha, mass = self._masses(a[self.pooled_at])
             parts += [mass[self.ent_owner] * self.ent_coef, mass[self.root_owner] * self.root_coef]
             neg = mass[self.neg_owner] * self.neg_gamma * self.neg_pp
         parts.append(a[self.dir_node] * self.dir_coef)
@@ -106,6 +116,15 @@ class Step:
             )
         keep = np.flatnonzero(value > 0)
         return keep, value[keep]
+
+    def _masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`Pool.masses` with the levels' gathers done once."""
+        size = len(self.pool.keys)
+        alpha = np.bincount(self.pool.frontier, weights=a, minlength=size)
+        mass = alpha.copy()
+        for sel, up, gamma in self.levels[::-1]:  # children before parents
+            mass += np.bincount(up, weights=mass[sel] * gamma, minlength=size)
+        return alpha, mass
 
     def cell_lookup(self, next_keys: np.ndarray, n_dfa: int, n: int) -> np.ndarray:
         """Index of each cell's next node in sorted `next_keys`, -1 where absent (int64 (c,))."""
@@ -124,14 +143,14 @@ class Step:
             C = np.bincount(self.neg_owner, weights=self.neg_pp * b_cell[self.neg_cell], minlength=size)
             BP, BN = np.zeros(size), np.zeros(size)
             BP += np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=size)
-            for sel in pool.levels[1:]:  # parents before children
-                g = pool._gamma[sel]
-                BP[sel] = D[sel] + g * BP[pool.up[sel]]
-                BN[sel] = g * (C[sel] + BN[pool.up[sel]])
+            for sel, up, g in self.levels:  # parents before children
+                BP[sel] = D[sel] + g * BP[up]
+                BN[sel] = g * (C[sel] + BN[up])
             at = pool.frontier
-            value = BP[at] - BN[at]
-            out[self.pooled] = np.maximum(value, 0.0)
-            bad[self.pooled] = (BP[at] > 0) & (value <= GUARD * BP[at])
+            top = BP[at]
+            value = top - BN[at]
+            out[self.pooled_at] = np.maximum(value, 0.0)
+            bad[self.pooled_at] = (top > 0) & (value <= GUARD * top)
         if len(self.dir_node):
             out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=len(self.q))
         return out, bad
@@ -141,16 +160,23 @@ class Step:
         node, with pooled states' exclusions ignored (an upper bound; `backoff_search`)."""
         best = log_end.copy()
         pool = self.pool
+        if self._log_coefs is None:
+            self._log_coefs = (
+                safe_log(S.prob[self.ent_entry]),
+                safe_log(self.root_coef),
+                safe_log(self.dir_coef),
+                [safe_log(g) for _, _, g in self.levels],
+            )
+        log_ent, log_root, log_dir, log_gammas = self._log_coefs
         if pool is not None:
             size = len(pool.keys)
-            own = _group_max(self.ent_owner, safe_log(S.prob[self.ent_entry]) + log_u_cell[self.ent_cell], size)
-            bound = _group_max(self.root_owner, safe_log(self.root_coef) + log_u_cell[self.root_cell], size)
-            log_gamma = safe_log(pool._gamma)
-            for sel in pool.levels[1:]:  # parents first
-                bound[sel] = np.maximum(own[sel], log_gamma[sel] + bound[pool.up[sel]])
-            best[self.pooled] = np.maximum(best[self.pooled], bound[pool.frontier])
+            own = _group_max(self.ent_owner, log_ent + log_u_cell[self.ent_cell], size)
+            bound = _group_max(self.root_owner, log_root + log_u_cell[self.root_cell], size)
+            for (sel, up, _), log_gamma in zip(self.levels, log_gammas):  # parents first
+                bound[sel] = np.maximum(own[sel], log_gamma + bound[up])
+            best[self.pooled_at] = np.maximum(best[self.pooled_at], bound[pool.frontier])
         if len(self.dir_node):
-            via = safe_log(self.dir_coef) + log_u_cell[self.dir_cell]
+            via = log_dir + log_u_cell[self.dir_cell]
             best = np.maximum(best, _group_max(self.dir_node, via, len(best)))
         return best
 
