@@ -85,7 +85,11 @@ def band_width(structure: BackoffStructure) -> float:
 
 def bands(log_v: np.ndarray, width: float):
     """Yield (shift, index array) groups of the finite entries of `log_v`, each within
-    `width` nats below its shift (its largest); usually a single group."""
+    `width` nats below its shift (its largest); usually a single group (then the index is
+    `slice(None)` when it is every entry)."""
+    if len(log_v) and (top := float(log_v.max())) - float(log_v.min()) <= width:
+        yield top, slice(None)  # every entry finite and in one band (the usual case)
+        return
     rest = np.flatnonzero(log_v > -np.inf)
     while len(rest):
         top = float(log_v[rest].max())

@@ -21,7 +21,7 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
-from tnaas.inference.backoff_flow import band_width, bands, exact_log_pull, unique_inverse
+from tnaas.inference.backoff_flow import KeyIndex, band_width, bands, exact_log_pull, unique_inverse
 from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
@@ -74,6 +74,8 @@ class BackoffLattice:
         self._steps: dict[int, Step] = {}
         self._lookups: dict[tuple[int, int], np.ndarray] = {}
         self._kept = 0
+        self._indexes: dict[int, KeyIndex] = {}
+        self._index_cells = 0
         self._forward(max_entries)
         self._end_log_mass = np.full(self.max_length + 1, -np.inf)
         for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
@@ -173,9 +175,22 @@ class BackoffLattice:
         pair = (self.frontier_ids[t], self._frontier_id(self.keys[t + 1]))
         found = self._lookups.get(pair)
         if found is None:
-            found = step.cell_lookup(self.keys[t + 1], len(self.dfa.delta), self.structure.n)
+            found = self.key_index(t + 1).find(step.cell_next)
             if pair[0] in self._steps:
                 self._lookups[pair] = found
+        return found
+
+    def key_index(self, t: int) -> KeyIndex:
+        """A `KeyIndex` of the nodes after t tokens (one per distinct frontier, kept while
+        the kept ones stay under `MAX_KEPT_POOL` table cells)."""
+        number = self._frontier_id(self.keys[t])
+        found = self._indexes.get(number)
+        if found is None:
+            found = KeyIndex(self.keys[t], len(self.dfa.delta) * self.structure.n)
+            size = len(found.keys) if found.table is None else len(found.table)
+            if self._index_cells + size <= MAX_KEPT_POOL:
+                self._index_cells += size
+                self._indexes[number] = found
         return found
 
     @property
@@ -214,7 +229,7 @@ class BackoffLattice:
             lookup = self.cell_lookup(t, step)
             for shift, idx in bands(log_next, self.width):
                 b = np.zeros(len(next_keys) + 1)  # the last: absent, weight 0
-                b[idx] = np.exp(log_next[idx] - shift)
+                b[:-1][idx] = np.exp(log_next[idx] - shift)
                 value, cancelled = step.backward(b[lookup])
                 part = safe_log(value) + shift
                 inflow = part if inflow is None else np.logaddexp(inflow, part)

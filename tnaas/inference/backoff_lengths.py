@@ -17,6 +17,7 @@ from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
 from tnaas.inference.backoff_flow import (
+    KeyIndex,
     Pool,
     backward_band,
     band_width,
@@ -125,6 +126,12 @@ class _Messages:
         self.log_beta = self  # read as log_beta[t]
         self.start_node = S.begin
         self.log_z = float(self._checkpoints[0][S.begin])
+
+    def key_index(self, t: int) -> KeyIndex:
+        """The `KeyIndex` of the nodes after t tokens: every state, at every t (one table)."""
+        if not hasattr(self, "_index"):
+            self._index = KeyIndex(self.keys[0], self.structure.n)
+        return self._index
 
     def _step(self, t: int, log_next: np.ndarray) -> np.ndarray:
         """log beta_t over every state from log beta_(t+1)."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import choose, safe_log
-from tnaas.inference.backoff_flow import _DENSE_BATCH, KeyIndex
+from tnaas.inference.backoff_flow import _DENSE_BATCH
 from tnaas.inference.lattice import MAX_SEARCH_POPS
 
 
@@ -31,8 +31,7 @@ def _options(lat, t: int, nodes: np.ndarray):
     q, s = np.divmod(lat.keys[t][nodes], S.n)
     probs, dsts = S.dense_rows(s)
     nq = dfa.delta[q[:, None], dfa.token_class[None, :]]
-    index = KeyIndex(lat.keys[t + 1], len(dfa.delta) * S.n)
-    nxt = index.find(np.where(nq >= 0, nq * S.n + dsts, -1))
+    nxt = lat.key_index(t + 1).find(np.where(nq >= 0, nq * S.n + dsts, -1))
     return safe_log(probs), nxt
 
 

@@ -21,7 +21,6 @@ from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure
 from tnaas.inference.backoff_flow import (
     GUARD,
-    KeyIndex,
     Pool,
     _direct_pairs,
     _exact_cells,
@@ -125,10 +124,6 @@ class Step:
         for sel, up, gamma in self.levels[::-1]:  # children before parents
             mass += np.bincount(up, weights=mass[sel] * gamma, minlength=size)
         return alpha, mass
-
-    def cell_lookup(self, next_keys: np.ndarray, n_dfa: int, n: int) -> np.ndarray:
-        """Index of each cell's next node in sorted `next_keys`, -1 where absent (int64 (c,))."""
-        return KeyIndex(next_keys, n_dfa * n).find(self.cell_next)
 
     def backward(self, b_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Σ_w p(w | s) b(next node) per frontier node (float64 (f,)) and the bool mask of
