@@ -34,6 +34,15 @@ def _logsumexp(x: np.ndarray) -> float:
     return log_dot(np.asarray(x, dtype=np.float64), np.zeros(len(x)))
 
 
+def _log_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log(exp(a) + exp(b)) elementwise (float64), as `np.logaddexp` to ~1 ulp of the
+    larger log but with the vectorised exp and log (several times faster)."""
+    top = np.maximum(a, b)
+    with np.errstate(invalid="ignore"):
+        out = top + np.log(1.0 + np.exp(-np.abs(a - b)))
+    return np.where(top > -np.inf, out, -np.inf)
+
+
 class BackoffLattice:
     """The pattern-constrained lattice of a KN automaton (module docstring).
 
@@ -74,6 +83,7 @@ class BackoffLattice:
         self._steps: dict[int, Step] = {}
         self._lookups: dict[tuple[int, int], np.ndarray] = {}
         self._kept = 0
+        self._known_ids: dict[int, tuple[np.ndarray, int]] = {}  # id(array): (the array, its number)
         self._indexes: dict[int, KeyIndex] = {}
         self._index_cells = 0
         self._forward(max_entries)
@@ -131,6 +141,9 @@ class BackoffLattice:
             if len(found_keys) == 1 and bool(np.all(cell_keys[1:] > cell_keys[:-1])):
                 # one band, one cell per next node (a `%` after a while): the sums are the cells
                 keys, dst, log_alpha = cell_keys, np.arange(len(cell_keys)), cell_log
+            elif len(found_keys) == 1:  # one band: positive linear sums, no cancellation, no underflow
+                keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
+                log_alpha = np.log(np.bincount(dst, weights=value, minlength=len(keys))) + shift
             else:
                 keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
                 log_alpha = log_group_sum(dst, cell_log, len(keys))
@@ -139,6 +152,14 @@ class BackoffLattice:
 
     def _frontier_id(self, keys: np.ndarray) -> int:
         """A number naming the distinct key array `keys` (equal frontiers, equal numbers)."""
+        known = self._known_ids.get(id(keys))
+        if known is not None and known[0] is keys:
+            return known[1]
+        number = self._new_frontier_id(keys)
+        self._known_ids[id(keys)] = (keys, number)
+        return number
+
+    def _new_frontier_id(self, keys: np.ndarray) -> int:
         bucket = self._frontiers.setdefault((len(keys), hash(keys.tobytes())), [])
         for number, seen in bucket:
             if np.array_equal(seen, keys):
@@ -239,7 +260,7 @@ class BackoffLattice:
             if bad.any():
                 q, s = self.node_q_s(t)
                 inflow[bad] = exact_log_pull(S, dfa, q[bad], s[bad], next_keys, log_next)
-            self.log_beta[t] = np.logaddexp(self.log_end[t], inflow)
+            self.log_beta[t] = _log_add(self.log_end[t], inflow)
 
     def end_log_mass(self) -> np.ndarray:
         """log p(the item matches and has length t), t = 0..max_length (float64)."""
