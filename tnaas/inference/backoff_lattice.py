@@ -83,6 +83,7 @@ class BackoffLattice:
         self._steps: dict[int, Step] = {}
         self._lookups: dict[tuple[int, int], np.ndarray] = {}
         self._kept = 0
+        self._range = np.arange(0)
         self._known_ids: dict[int, tuple[np.ndarray, int]] = {}  # id(array): (the array, its number)
         self._indexes: dict[int, KeyIndex] = {}
         self._index_cells = 0
@@ -122,33 +123,45 @@ class BackoffLattice:
                 break
             step = self._step_of(t, keys)
             self.log_end.append(step.log_end + self.log_end_weight[t])
-            found_keys, found_log, found_token = [], [], []
+            parts = []  # (shift, kept cell indices, their linear values) per band
             for shift, idx in bands(log_alpha, self.width):
                 a = np.zeros(len(keys))
                 a[idx] = np.exp(log_alpha[idx] - shift)
-                kept, value = step.forward(S, dfa, a)
-                found_keys.append(step.cell_next[kept])
-                found_log.append(np.log(value) + shift)
-                found_token.append(step.cell_token[kept])
-            cell_keys = np.concatenate(found_keys) if found_keys else np.zeros(0, dtype=np.int64)
+                parts.append((shift, *step.forward(S, dfa, a)))
+            if len(parts) == 1:
+                shift, kept, value = parts[0]
+                every = len(kept) == len(step.cells)  # (then no gathers, the step's arrays are shared)
+                cell_keys = step.cell_next if every else step.cell_next[kept]
+                cell_token = step.cell_token if every else step.cell_token[kept]
+                cell_log = np.log(value) + shift
+            else:
+                cell_keys = np.concatenate([step.cell_next[kept] for _, kept, _ in parts])
+                cell_token = np.concatenate([step.cell_token[kept] for _, kept, _ in parts])
+                cell_log = np.concatenate([np.log(value) + shift for shift, _, value in parts])
             stored += len(cell_keys)
             if stored > max_entries:
                 raise TnaasError(
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
                     "use fewer `*`/`%` (or a fixed length), or a smaller state size"
                 )
-            cell_log = np.concatenate(found_log) if found_log else np.zeros(0)
-            if len(found_keys) == 1 and bool(np.all(cell_keys[1:] > cell_keys[:-1])):
+            if len(parts) == 1 and step.next_increasing:
                 # one band, one cell per next node (a `%` after a while): the sums are the cells
-                keys, dst, log_alpha = cell_keys, np.arange(len(cell_keys)), cell_log
-            elif len(found_keys) == 1:  # one band: positive linear sums, no cancellation, no underflow
+                keys, dst, log_alpha = cell_keys, self._arange(len(cell_keys)), cell_log
+            elif len(parts) == 1:  # one band: positive linear sums, no cancellation, no underflow
                 keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
                 log_alpha = np.log(np.bincount(dst, weights=value, minlength=len(keys))) + shift
             else:
                 keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
                 log_alpha = log_group_sum(dst, cell_log, len(keys))
-            self.cells.append((dst, np.concatenate(found_token) if found_token else dst, cell_log))
+            self.cells.append((dst, cell_token, cell_log))
         self.cells = self.cells[: len(self.log_alpha) - 1]
+
+    def _arange(self, m: int) -> np.ndarray:
+        """A read-only view of 0..m-1 (int64), shared between steps."""
+        if len(self._range) < m:
+            self._range = np.arange(max(m, 2 * len(self._range)))
+            self._range.flags.writeable = False
+        return self._range[:m]
 
     def _frontier_id(self, keys: np.ndarray) -> int:
         """A number naming the distinct key array `keys` (equal frontiers, equal numbers)."""

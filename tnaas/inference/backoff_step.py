@@ -78,6 +78,8 @@ class Step:
         self.pos_cell = inverse[: cuts[-1]]
         self.cell_next = next_frontier(S, dfa, self.cells)
         self.cell_token = S.last[self.cells % n]
+        # distinct next nodes in the cells' order: any kept subset is a sorted frontier as it is
+        self.next_increasing = bool(np.all(self.cell_next[1:] > self.cell_next[:-1]))
         self.pooled_at = np.flatnonzero(self.pooled)
         if len(self.pooled_at) == len(q):
             self.pooled_at = slice(None)  # (a view, not a copy)
