@@ -86,7 +86,7 @@ class Step:
         self.levels = []  # (pool nodes of one order >= 1, their parents, their γ), lowest order first
         if self.pool is not None:
             pool = self.pool
-            self.levels = [(sel, pool.up[sel], pool._gamma[sel]) for sel in pool.levels[1:]]
+            self.levels = [(_as_slice(sel), pool.up[sel], pool._gamma[sel]) for sel in pool.levels[1:] if len(sel)]
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
         self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
         self._log_coefs = None
@@ -158,30 +158,49 @@ class Step:
         best = log_end.copy()
         pool = self.pool
         if self._log_coefs is None:
+
+            def runs(owner):
+                starts = _group_starts(owner)
+                return starts, owner[starts]
+
             self._log_coefs = (
                 safe_log(S.prob[self.ent_entry]),
                 safe_log(self.root_coef),
                 safe_log(self.dir_coef),
                 [safe_log(g) for _, _, g in self.levels],
+                (runs(self.ent_owner), runs(self.root_owner), runs(self.dir_node)),
             )
-        log_ent, log_root, log_dir, log_gammas = self._log_coefs
+        log_ent, log_root, log_dir, log_gammas, (ent_runs, root_runs, dir_runs) = self._log_coefs
         if pool is not None:
             size = len(pool.keys)
-            own = _group_max(self.ent_owner, log_ent + log_u_cell[self.ent_cell], size)
-            bound = _group_max(self.root_owner, log_root + log_u_cell[self.root_cell], size)
+            own = _group_max(ent_runs, log_ent + log_u_cell[self.ent_cell], size)
+            bound = _group_max(root_runs, log_root + log_u_cell[self.root_cell], size)
             for (sel, up, _), log_gamma in zip(self.levels, log_gammas):  # parents first
                 bound[sel] = np.maximum(own[sel], log_gamma + bound[up])
             best[self.pooled_at] = np.maximum(best[self.pooled_at], bound[pool.frontier])
         if len(self.dir_node):
             via = log_dir + log_u_cell[self.dir_cell]
-            best = np.maximum(best, _group_max(self.dir_node, via, len(best)))
+            best = np.maximum(best, _group_max(dir_runs, via, len(best)))
         return best
 
 
-def _group_max(owner: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """max of `values` per owner (ascending int64 `owner`), -inf where none (float64 (size,))."""
+def _as_slice(sel: np.ndarray):
+    """`sel` (ascending int64) as a slice when it is a contiguous range (cheaper indexing)."""
+    if len(sel) and int(sel[-1]) - int(sel[0]) + 1 == len(sel):
+        return slice(int(sel[0]), int(sel[-1]) + 1)
+    return sel
+
+
+def _group_starts(owner: np.ndarray) -> np.ndarray:
+    """First index of each run of equal values of `owner` (int64)."""
+    return np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
+
+
+def _group_max(groups: tuple[np.ndarray, np.ndarray], values: np.ndarray, size: int) -> np.ndarray:
+    """max of `values` per owner, -inf where none (float64 (size,)); `groups` = (the runs'
+    starts in the ascending owners, their owners) (`_group_starts`)."""
     out = np.full(size, -np.inf)
-    if len(owner):
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        out[owner[starts]] = np.maximum.reduceat(values, starts)
+    starts, owners = groups
+    if len(starts):
+        out[owners] = np.maximum.reduceat(values, starts)
     return out
