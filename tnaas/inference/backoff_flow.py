@@ -131,7 +131,17 @@ class Pool:
     def size(self) -> int:
         """Stored pool nodes plus cached entries (what keeping this pool costs)."""
         extra = 0 if self._entries is None else len(self._entries[0][0]) + len(self._entries[1][0])
+        extra += 0 if getattr(self, "_by_parent", None) is None else 2 * len(self._by_parent[0])
         return len(self.keys) + extra
+
+    def by_parent(self) -> tuple[np.ndarray, np.ndarray]:
+        """(non-root pool indices sorted by their parent's, stably; those parents'), int64,
+        computed once."""
+        if getattr(self, "_by_parent", None) is None:
+            nonroot = np.flatnonzero(self.up >= 0)
+            by_parent = nonroot[np.argsort(self.up[nonroot], kind="stable")]
+            self._by_parent = by_parent, self.up[by_parent]
+        return self._by_parent
 
     def masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(each pool node's own mass, its mass after pooling: children's times γ added,
@@ -247,9 +257,7 @@ def _exact_cells(S, pool, alpha, mass, cells, q, s, a, is_direct, dfa) -> np.nda
         at = np.searchsorted(pool.keys, cq * n + u)
         found = (at < len(pool.keys)) & (pool.keys[np.minimum(at, len(pool.keys) - 1)] == cq * n + u)
         at = np.minimum(at, len(pool.keys) - 1)
-        nonroot = np.flatnonzero(pool.up >= 0)
-        by_parent = nonroot[np.argsort(pool.up[nonroot], kind="stable")]
-        parent_sorted = pool.up[by_parent]
+        by_parent, parent_sorted = pool.by_parent()
         lo = np.searchsorted(parent_sorted, at)
         hi = np.searchsorted(parent_sorted, at, side="right")
         counts = np.where(found, hi - lo, 0)
