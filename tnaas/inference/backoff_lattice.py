@@ -128,18 +128,34 @@ class BackoffLattice:
                 a = np.zeros(len(keys))
                 a[idx] = np.exp(log_alpha[idx] - shift)
                 parts.append((shift, *step.forward(S, dfa, a)))
+            shared = False  # a single band whose kept cells are the step's cached ones
             if len(parts) == 1:
                 shift, kept, value = parts[0]
-                every = len(kept) == len(step.cells)  # (then no gathers, the step's arrays are shared)
-                cell_keys = step.cell_next if every else step.cell_next[kept]
-                cell_token = step.cell_token if every else step.cell_token[kept]
+                cached = step.kept_cells
+                shared = cached is not None and np.array_equal(cached[0], kept)
+                if not shared:
+                    every = len(kept) == len(step.cells)  # (then no gathers: the step's arrays)
+                    cached = (
+                        kept,
+                        step.cell_next if every else step.cell_next[kept],
+                        step.cell_token if every else step.cell_token[kept],
+                        None,
+                    )
+                    step.kept_cells = cached
+                _, cell_keys, cell_token, groups = cached
                 cell_log = np.log(value) + shift
             else:
                 cell_keys = np.concatenate([step.cell_next[kept] for _, kept, _ in parts])
                 cell_token = np.concatenate([step.cell_token[kept] for _, kept, _ in parts])
                 cell_log = np.concatenate([np.log(value) + shift for shift, _, value in parts])
-            stored += len(cell_keys)
-            if stored > max_entries:
+            # stored entries: a frontier node (its key, log α, log end, log β), a cell (its
+            # next node, token and log mass; only the log when the rest is shared)
+            stored += len(cell_keys) / 3 if shared else len(cell_keys)  # (the nodes: counted above)
+            saturated = t > 0 and self.frontier_ids[t - 1] == self.frontier_ids[t]
+            # a frontier equal to the one before maps to itself again (the same cells are
+            # positive, exactly): every remaining step costs at least this, so refuse now
+            least = len(keys) + max(len(kept) for _, kept, _ in parts) / 3 if parts else len(keys)
+            if stored > max_entries or (saturated and stored + least * (self.max_length - t - 1) > max_entries):
                 raise TnaasError(
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
                     "use fewer `*`/`%` (or a fixed length), or a smaller state size"
@@ -148,11 +164,15 @@ class BackoffLattice:
                 # one band, one cell per next node (a `%` after a while): the sums are the cells
                 keys, dst, log_alpha = cell_keys, self._arange(len(cell_keys)), cell_log
             elif len(parts) == 1:  # one band: positive linear sums, no cancellation, no underflow
-                keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
+                if groups is None:  # (the grouping of these cells, computed once per step)
+                    groups = unique_inverse(cell_keys, len(dfa.delta) * S.n)
+                    step.kept_cells = (*step.kept_cells[:3], groups)
+                keys, dst = groups
                 log_alpha = np.log(np.bincount(dst, weights=value, minlength=len(keys))) + shift
             else:
                 keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
                 log_alpha = log_group_sum(dst, cell_log, len(keys))
+            keys = self._frontier_keys[self._frontier_id(keys)]  # equal frontiers: one array
             self.cells.append((dst, cell_token, cell_log))
         self.cells = self.cells[: len(self.log_alpha) - 1]
 

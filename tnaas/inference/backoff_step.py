@@ -90,6 +90,9 @@ class Step:
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
         self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
         self._log_coefs = None
+        # (kept cell indices, their next keys, tokens, (next frontier, each one's index there)
+        # or None) of the last single-band forward: a saturated frontier keeps the same cells
+        self.kept_cells = None
 
     def size(self) -> int:
         """Stored terms, pool nodes and cells (what keeping this step costs, in entries)."""
