@@ -83,6 +83,8 @@ class BackoffLattice:
         self._steps: dict[int, Step] = {}
         self._lookups: dict[tuple[int, int], np.ndarray] = {}
         self._kept = 0
+        self._last_step: tuple[int, Step | None] = (-1, None)
+        self._last_lookup: tuple[tuple[int, int], np.ndarray | None] = ((-1, -1), None)
         self._range = np.arange(0)
         self._known_ids: dict[int, tuple[np.ndarray, int]] = {}  # id(array): (the array, its number)
         self._indexes: dict[int, KeyIndex] = {}
@@ -132,7 +134,11 @@ class BackoffLattice:
             if len(parts) == 1:
                 shift, kept, value = parts[0]
                 cached = step.kept_cells
-                shared = cached is not None and np.array_equal(cached[0], kept)
+                shared = (
+                    cached is not None
+                    and len(cached[0]) == len(kept)
+                    and (len(kept) == len(step.cells) or np.array_equal(cached[0], kept))
+                )
                 if not shared:
                     every = len(kept) == len(step.cells)  # (then no gathers: the step's arrays)
                     cached = (
@@ -203,35 +209,42 @@ class BackoffLattice:
         return number
 
     def _step_of(self, t: int, keys: np.ndarray) -> Step:
-        """The compiled `Step` of the nodes after t tokens: one per distinct frontier, kept
-        for the later passes while the kept ones stay small (else rebuilt when asked)."""
-        number = self._frontier_id(self.keys[t])
+        """The compiled `Step` of the nodes after t tokens (`keys`), numbering their frontier."""
+        number = self._frontier_id(keys)
         self.frontier_ids.append(number)
-        if number in self._steps:
-            return self._steps[number]
-        step = Step(self.structure, self.dfa, *np.divmod(keys, self.structure.n))
-        self._kept += step.size()
-        if self._kept <= MAX_KEPT_POOL:
-            self._steps[number] = step
-        return step
+        return self._numbered_step(number, keys)
+
+    def _numbered_step(self, number: int, keys: np.ndarray) -> Step:
+        """The `Step` of distinct frontier `number`: one per frontier, kept for the later
+        passes while the kept ones stay under `MAX_KEPT_POOL` (else rebuilt when asked;
+        the last one built is always at hand, so a saturated frontier is built once)."""
+        found = self._steps.get(number)
+        if found is None and self._last_step[0] == number:
+            found = self._last_step[1]
+        if found is None:
+            found = Step(self.structure, self.dfa, *np.divmod(keys, self.structure.n))
+            if self._kept + found.size() <= MAX_KEPT_POOL:
+                self._kept += found.size()
+                self._steps[number] = found
+            self._last_step = (number, found)
+        return found
 
     def step(self, t: int) -> Step:
         """The compiled `Step` of the nodes after t tokens (kept, or rebuilt)."""
-        found = self._steps.get(self.frontier_ids[t])
-        if found is not None:
-            return found
-        q, s = self.node_q_s(t)
-        return Step(self.structure, self.dfa, q, s)
+        return self._numbered_step(self.frontier_ids[t], self.keys[t])
 
     def cell_lookup(self, t: int, step: Step) -> np.ndarray:
         """Index of each cell of step t's next node among the nodes after t + 1 tokens
         (-1: absent), int64; shared by the steps with the same pair of frontiers."""
         pair = (self.frontier_ids[t], self._frontier_id(self.keys[t + 1]))
         found = self._lookups.get(pair)
+        if found is None and self._last_lookup[0] == pair:
+            found = self._last_lookup[1]
         if found is None:
             found = self.key_index(t + 1).find(step.cell_next)
             if pair[0] in self._steps:
                 self._lookups[pair] = found
+            self._last_lookup = (pair, found)
         return found
 
     def key_index(self, t: int) -> KeyIndex:

@@ -51,8 +51,29 @@ class Step:
         empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
         self.ent_owner = self.ent_entry = self.root_owner = self.neg_owner = empty_i
         self.ent_coef = self.root_coef = self.neg_gamma = self.neg_pp = empty_f
+        self.pool_size, self.frontier, self.levels = 0, empty_i, []
         if self.pool is not None:
-            (owner, entry, qq), (roots, rq, rw) = self.pool.entries(S, dfa)
+            pool = self.pool
+            # pool nodes renumbered by (order, key): each order's nodes are one slice, so the
+            # bottom-up and top-down sweeps index ranges, not scattered nodes
+            self.perm = np.argsort(pool.order, kind="stable")  # new index -> pool index
+            self.rank = np.empty_like(self.perm)
+            self.rank[self.perm] = np.arange(len(self.perm))
+            self.pool_size = len(self.perm)
+            self.frontier = self.rank[pool.frontier]
+            up = pool.up[self.perm]
+            up = np.where(up >= 0, self.rank[np.maximum(up, 0)], -1)
+            gamma = pool._gamma[self.perm]
+            bounds = np.searchsorted(pool.order[self.perm], np.arange(S.k + 2))
+            for lo, hi in zip(bounds[1:-1], bounds[2:]):  # orders 1..k, lowest first
+                if hi > lo:
+                    self.levels.append((slice(int(lo), int(hi)), up[lo:hi], gamma[lo:hi]))
+            self.gamma = gamma
+            (owner, entry, qq), (roots, rq, rw) = pool.entries(S, dfa)
+            owner = self.rank[owner]
+            by_owner = np.argsort(owner, kind="stable")  # (each owner's entries stay in order)
+            owner, entry, qq = owner[by_owner], entry[by_owner], qq[by_owner]
+            roots = self.rank[roots]  # (order 0 comes first: still ascending)
             diff = S.diff[entry]
             self.ent_owner, self.ent_entry = owner, entry
             self.ent_coef = np.where(diff, S.prob[entry], S.weight[entry])
@@ -61,7 +82,7 @@ class Step:
             self.root_coef = S.root_prob[rw]
             keys.append(rq * n + S.root_dst[rw])
             self.neg_owner = owner[diff]
-            self.neg_gamma = self.pool._gamma[self.neg_owner]
+            self.neg_gamma = gamma[self.neg_owner]
             self.neg_pp = S.parent_prob[entry[diff]]
             neg_keys.append(qq[diff] * n + S.parent_dst[entry[diff]])
         self.dir_node, self.dir_coef = empty_i, empty_f
@@ -83,10 +104,6 @@ class Step:
         self.pooled_at = np.flatnonzero(self.pooled)
         if len(self.pooled_at) == len(q):
             self.pooled_at = slice(None)  # (a view, not a copy)
-        self.levels = []  # (pool nodes of one order >= 1, their parents, their γ), lowest order first
-        if self.pool is not None:
-            pool = self.pool
-            self.levels = [(_as_slice(sel), pool.up[sel], pool._gamma[sel]) for sel in pool.levels[1:] if len(sel)]
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
         self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
         self._log_coefs = None
@@ -97,7 +114,7 @@ class Step:
     def size(self) -> int:
         """Stored terms, pool nodes and cells (what keeping this step costs, in entries)."""
         terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
-        return 2 * terms + len(self.cells) + (0 if self.pool is None else self.pool.size())
+        return 2 * terms + len(self.cells) + (0 if self.pool is None else self.pool.size() + 4 * self.pool_size)
 
     def forward(self, S: BackoffStructure, dfa: PatternDFA, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(indices into `cells`, exact cell values float64 > 0) from the frontier's linear
@@ -115,16 +132,15 @@ class Step:
         value = P - N
         guard = np.flatnonzero((value <= GUARD * P) & ((P > 0) | (N > 0)))
         if len(guard):
-            value[guard] = _exact_cells(
-                S, self.pool, alpha, mass, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa
-            )
+            in_pool = (None, None) if alpha is None else (alpha[self.rank], mass[self.rank])  # (pool order)
+            value[guard] = _exact_cells(S, self.pool, *in_pool, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa)
         keep = np.flatnonzero(value > 0)
         return keep, value[keep]
 
     def _masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`Pool.masses` with the levels' gathers done once."""
-        size = len(self.pool.keys)
-        alpha = np.bincount(self.pool.frontier, weights=a, minlength=size)
+        size = self.pool_size
+        alpha = np.bincount(self.frontier, weights=a, minlength=size)
         mass = alpha.copy()
         for sel, up, gamma in self.levels[::-1]:  # children before parents
             mass += np.bincount(up, weights=mass[sel] * gamma, minlength=size)
@@ -138,7 +154,7 @@ class Step:
         bad = np.zeros(len(self.q), dtype=bool)
         pool = self.pool
         if pool is not None:
-            size = len(pool.keys)
+            size = self.pool_size
             D = np.bincount(self.ent_owner, weights=self.ent_coef * b_cell[self.ent_cell], minlength=size)
             C = np.bincount(self.neg_owner, weights=self.neg_pp * b_cell[self.neg_cell], minlength=size)
             BP, BN = np.zeros(size), np.zeros(size)
@@ -146,7 +162,7 @@ class Step:
             for sel, up, g in self.levels:  # parents before children
                 BP[sel] = D[sel] + g * BP[up]
                 BN[sel] = g * (C[sel] + BN[up])
-            at = pool.frontier
+            at = self.frontier
             top = BP[at]
             value = top - BN[at]
             out[self.pooled_at] = np.maximum(value, 0.0)
@@ -175,23 +191,16 @@ class Step:
             )
         log_ent, log_root, log_dir, log_gammas, (ent_runs, root_runs, dir_runs) = self._log_coefs
         if pool is not None:
-            size = len(pool.keys)
+            size = self.pool_size
             own = _group_max(ent_runs, log_ent + log_u_cell[self.ent_cell], size)
             bound = _group_max(root_runs, log_root + log_u_cell[self.root_cell], size)
             for (sel, up, _), log_gamma in zip(self.levels, log_gammas):  # parents first
                 bound[sel] = np.maximum(own[sel], log_gamma + bound[up])
-            best[self.pooled_at] = np.maximum(best[self.pooled_at], bound[pool.frontier])
+            best[self.pooled_at] = np.maximum(best[self.pooled_at], bound[self.frontier])
         if len(self.dir_node):
             via = log_dir + log_u_cell[self.dir_cell]
             best = np.maximum(best, _group_max(dir_runs, via, len(best)))
         return best
-
-
-def _as_slice(sel: np.ndarray):
-    """`sel` (ascending int64) as a slice when it is a contiguous range (cheaper indexing)."""
-    if len(sel) and int(sel[-1]) - int(sel[0]) + 1 == len(sel):
-        return slice(int(sel[0]), int(sel[-1]) + 1)
-    return sel
 
 
 def _group_starts(owner: np.ndarray) -> np.ndarray:
