@@ -76,6 +76,7 @@ class BackoffLattice:
         self.keys: list[np.ndarray] = []  # q * n + s of each node, ascending, per t
         self.log_alpha: list[np.ndarray] = []
         self.log_end: list[np.ndarray] = []
+        self._ends: list = []  # per t, the nodes whose log_end is finite (index array or slice)
         self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
         self.frontier_ids: list[int] = []  # which distinct frontier the nodes after t tokens are
         self._frontiers: dict = {}
@@ -92,7 +93,8 @@ class BackoffLattice:
         self._forward(max_entries)
         self._end_log_mass = np.full(self.max_length + 1, -np.inf)
         for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
-            self._end_log_mass[t] = log_dot(a, e)
+            ends = self._ends[t]  # (only the nodes that may end: the rest are -inf)
+            self._end_log_mass[t] = log_dot(a[ends], e[ends])
         self.log_z = _logsumexp(self._end_log_mass[: len(self.log_alpha)])
         if backward and self.log_z > -np.inf:
             self._backward()
@@ -122,9 +124,11 @@ class BackoffLattice:
             if t == self.max_length:
                 q, s = np.divmod(keys, S.n)
                 self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
+                self._ends.append(np.flatnonzero(self.log_end[-1] > -np.inf))
                 break
             step = self._step_of(t, keys)
             self.log_end.append(step.log_end + self.log_end_weight[t])
+            self._ends.append(step.ends)
             parts = []  # (shift, kept cell indices, their linear values) per band
             for shift, idx in bands(log_alpha, self.width):
                 a = np.zeros(len(keys))
@@ -306,7 +310,12 @@ class BackoffLattice:
             if bad.any():
                 q, s = self.node_q_s(t)
                 inflow[bad] = exact_log_pull(S, dfa, q[bad], s[bad], next_keys, log_next)
-            self.log_beta[t] = _log_add(self.log_end[t], inflow)
+            ends = self._ends[t]
+            if len(ends) == len(inflow):
+                inflow = _log_add(self.log_end[t], inflow)
+            elif len(ends):
+                inflow[ends] = _log_add(self.log_end[t][ends], inflow[ends])
+            self.log_beta[t] = inflow
 
     def end_log_mass(self) -> np.ndarray:
         """log p(the item matches and has length t), t = 0..max_length (float64)."""

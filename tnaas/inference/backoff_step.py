@@ -106,6 +106,7 @@ class Step:
             self.pooled_at = slice(None)  # (a view, not a copy)
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
         self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
+        self.ends = np.flatnonzero(self.log_end > -np.inf)  # the nodes that may end here
         self._log_coefs = None
         # (kept cell indices, their next keys, tokens, (next frontier, each one's index there)
         # or None) of the last single-band forward: a saturated frontier keeps the same cells
