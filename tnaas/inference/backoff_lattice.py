@@ -131,8 +131,11 @@ class BackoffLattice:
             self._ends.append(step.ends)
             parts = []  # (shift, kept cell indices, their linear values) per band
             for shift, idx in bands(log_alpha, self.width):
-                a = np.zeros(len(keys))
-                a[idx] = np.exp(log_alpha[idx] - shift)
+                if isinstance(idx, slice):  # (every node in this band)
+                    a = np.exp(log_alpha - shift)
+                else:
+                    a = np.zeros(len(keys))
+                    a[idx] = np.exp(log_alpha[idx] - shift)
                 parts.append((shift, *step.forward(S, dfa, a)))
             shared = False  # a single band whose kept cells are the step's cached ones
             if len(parts) == 1:
@@ -300,7 +303,10 @@ class BackoffLattice:
             lookup = self.cell_lookup(t, step)
             for shift, idx in bands(log_next, self.width):
                 b = np.zeros(len(next_keys) + 1)  # the last: absent, weight 0
-                b[:-1][idx] = np.exp(log_next[idx] - shift)
+                if isinstance(idx, slice):  # (every node in this band)
+                    np.exp(log_next - shift, out=b[:-1])
+                else:
+                    b[:-1][idx] = np.exp(log_next[idx] - shift)
                 value, cancelled = step.backward(b[lookup])
                 part = safe_log(value) + shift
                 inflow = part if inflow is None else np.logaddexp(inflow, part)
