@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import tnaas.inference.backoff_flow as flow
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure
 from tnaas.inference.backoff_flow import (
-    GUARD,
     Pool,
     _direct_pairs,
     _exact_cells,
@@ -131,7 +131,7 @@ class Step:
         P = np.bincount(self.pos_cell, weights=np.concatenate(parts), minlength=c)
         N = np.bincount(self.neg_cell, weights=neg, minlength=c)
         value = P - N
-        guard = np.flatnonzero((value <= GUARD * P) & ((P > 0) | (N > 0)))
+        guard = np.flatnonzero((value <= flow.GUARD * P) & ((P > 0) | (N > 0)))
         if len(guard):
             in_pool = (None, None) if alpha is None else (alpha[self.rank], mass[self.rank])  # (pool order)
             value[guard] = _exact_cells(S, self.pool, *in_pool, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa)
@@ -167,7 +167,7 @@ class Step:
             top = BP[at]
             value = top - BN[at]
             out[self.pooled_at] = np.maximum(value, 0.0)
-            bad[self.pooled_at] = (top > 0) & (value <= GUARD * top)
+            bad[self.pooled_at] = (top > 0) & (value <= flow.GUARD * top)
         if len(self.dir_node):
             out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=len(self.q))
         return out, bad
