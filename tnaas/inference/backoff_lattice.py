@@ -166,9 +166,11 @@ class BackoffLattice:
             stored += len(cell_keys) / 3 if shared else len(cell_keys)  # (the nodes: counted above)
             saturated = t > 0 and self.frontier_ids[t - 1] == self.frontier_ids[t]
             # a frontier equal to the one before maps to itself again (the same cells are
-            # positive, exactly): every remaining step costs at least this, so refuse now
+            # positive, exactly): every remaining step costs at least this, and the last
+            # frontier its nodes, so refuse now rather than after the work
             least = len(keys) + max(len(kept) for _, kept, _ in parts) / 3 if parts else len(keys)
-            if stored > max_entries or (saturated and stored + least * (self.max_length - t - 1) > max_entries):
+            ahead = least * (self.max_length - t - 1) + len(keys)
+            if stored > max_entries or (saturated and stored + ahead > max_entries):
                 raise TnaasError(
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
                     "use fewer `*`/`%` (or a fixed length), or a smaller state size"
@@ -188,6 +190,7 @@ class BackoffLattice:
             keys = self._frontier_keys[self._frontier_id(keys)]  # equal frontiers: one array
             self.cells.append((dst, cell_token, cell_log))
         self.cells = self.cells[: len(self.log_alpha) - 1]
+        self.entries = stored  # what `max_entries` bounds (nodes, and cells; shared cells as 1/3)
 
     def _arange(self, m: int) -> np.ndarray:
         """A read-only view of 0..m-1 (int64), shared between steps."""
