@@ -4,14 +4,20 @@ Same nodes, same answers and the same public interface as `tnaas.inference.latti
 (`log_z`, `probability`, `running_mass`, `end_log_mass`/`end_mass`/`end_posterior`,
 `token_posteriors`, `sample`, `top`), but no edge is stored: each step goes through the
 pooled backoff operator of `tnaas.inference.backoff_flow` (cost ≈ V per distinct DFA state
-plus the entries of the active states, not frontier x V). What is stored per step: the
-frontier (keys q * n + s, log α, log end weight) and its *cells* (one per (source DFA
-state, destination), with its token and exact log mass), for the posteriors. Sampling and
-the k-best search expand the few nodes they visit densely (`backoff_search`).
+plus the entries of the active states, not frontier x V), compiled once per distinct
+frontier (`tnaas.inference.backoff_step.Step`) and shared by the forward, backward and
+A*-bound passes. Frontiers repeat (a `%` saturates after a few tokens): equal frontiers
+are one key array and one `Step`, and a saturated step's cells share its arrays. What is
+stored per step: the frontier (keys q * n + s, log α, log end weight) and its *cells* (one
+per (source DFA state, destination), with its token and exact log mass), for the
+posteriors. Sampling and the k-best search expand the few nodes they visit densely
+(`backoff_search`).
 
 All weights are natural logs; each step is computed in linear bands (see `backoff_flow`),
 so nothing is lost however small. Memory is bounded by `max_entries` stored frontier
-nodes and cells: beyond it a `TnaasError` says what to change.
+nodes and cells (a cell whose next node and token are shared counts a third): beyond it a
+`TnaasError` says what to change, as soon as the frontier saturates when the remaining
+steps are sure to exceed it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
 
 MAX_BACKOFF_ENTRIES = 12_000_000  # stored frontier nodes + cells (~24 bytes each: ~300 MB)
-MAX_KEPT_POOL = 6_000_000  # pool nodes + entries kept between passes (~40 bytes each); beyond, rebuilt
+MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 bytes each); beyond, rebuilt
 
 
 def _logsumexp(x: np.ndarray) -> float:

@@ -5,9 +5,10 @@ Sampling: backward messages are exact, so at each step each distinct node a draw
 is expanded over every token (its dense row, `BackoffStructure.dense_rows`) and the
 option "end here"; option w weighs p(w | s) β(δ(q, w), d(s, w)) / β(node), looked up in
 the next frontier by key. k-best: A* over prefixes with an admissible heuristic U, an
-upper bound on the best finish from each node computed over the pooled structure with
-exclusions ignored (each state's bound is the max of its entries' exact terms and γ times
-its parent's bound, which can only over-estimate). A popped node's children are sorted
+upper bound on the best finish from each node computed over the pooled structure (each
+frontier's compiled `backoff_step.Step`, max instead of sum) with exclusions ignored
+(each state's bound is the max of its entries' exact terms and γ times its parent's
+bound, which can only over-estimate). A popped node's children are sorted
 once and pushed lazily (best first, each pop of a child pushes its next sibling), so a
 pop costs O(V log V), not V heap pushes.
 """
