@@ -18,15 +18,12 @@ from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
 from tnaas.inference.backoff_flow import (
     KeyIndex,
-    Pool,
-    backward_band,
     band_width,
     bands,
     exact_log_pull,
-    forward_band,
-    next_frontier,
     unique_inverse,
 )
+from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import any_sequence_dfa
 
@@ -56,6 +53,7 @@ class BackoffAllPaths:
         log_end = safe_log(S.end)
         keys, log_alpha = np.array([S.begin], dtype=np.int64), np.zeros(1)
         out = np.full(self.max_length + 1, -np.inf)
+        step = None
         for t in range(self.max_length + 1):
             if len(keys) == 0:
                 break
@@ -63,10 +61,13 @@ class BackoffAllPaths:
             if t == self.max_length:
                 break
             found, found_log = [], []
-            q = np.zeros(len(keys), dtype=np.int64)
+            if step is None or not np.array_equal(step.s, keys):  # (a saturated frontier: one Step)
+                step = Step(S, self.dfa, np.zeros(len(keys), dtype=np.int64), keys)
             for shift, idx in bands(log_alpha, self.width):
-                cells, value = forward_band(S, self.dfa, q[idx], keys[idx], np.exp(log_alpha[idx] - shift))
-                found.append(next_frontier(S, self.dfa, cells))
+                a = np.zeros(len(keys))
+                a[idx] = np.exp(log_alpha[idx] - shift)
+                kept, value = step.forward(S, self.dfa, a)
+                found.append(step.cell_next[kept])
                 found_log.append(np.log(value) + shift)
             cell_keys = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
             keys, group = unique_inverse(cell_keys, S.n)
@@ -114,8 +115,9 @@ class _Messages:
         self.log_alpha = [None] * (horizon + 1)  # only its length is read
         self.cells = [None] * horizon
         self.log_end = [log_end + w for w in log_end_weight]
-        pooled = everything[everything != S.begin]  # BEGIN is expanded directly (backoff_flow)
-        self._pool = Pool(S, np.zeros(len(pooled), dtype=np.int64), pooled, None)
+        # one compiled step over every state (BEGIN is expanded directly: `backoff_flow`)
+        self._step_op = Step(S, self.dfa, np.zeros(S.n, dtype=np.int64), everything)
+        self._lookup = KeyIndex(everything, S.n).find(self._step_op.cell_next)
         self._checkpoints = {horizon: self.log_end[horizon]}
         current = self.log_end[horizon]
         for t in range(horizon - 1, -1, -1):
@@ -141,9 +143,9 @@ class _Messages:
         inflow = np.full(S.n, -np.inf)
         bad = np.zeros(S.n, dtype=bool)
         for shift, idx in bands(log_next, paths.width):
-            b = np.zeros(S.n)
-            b[idx] = np.exp(log_next[idx] - shift)
-            value, cancelled = backward_band(S, self.dfa, q, everything, everything, b, self._pool)
+            b = np.zeros(S.n + 1)  # the last: absent, weight 0
+            b[:-1][idx] = np.exp(log_next[idx] - shift)
+            value, cancelled = self._step_op.backward(b[self._lookup])
             inflow = np.logaddexp(inflow, safe_log(value) + shift)
             bad |= cancelled
         if bad.any():
