@@ -76,6 +76,15 @@ class KeyIndex:
         return np.where(self.keys[at] == query, at, -1)
 
 
+def log_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log(exp(a) + exp(b)) elementwise (float64), as `np.logaddexp` to ~1 ulp of the
+    larger log but with the vectorised exp and log (several times faster)."""
+    top = np.maximum(a, b)
+    with np.errstate(invalid="ignore"):
+        out = top + np.log(1.0 + np.exp(-np.abs(a - b)))
+    return np.where(top > -np.inf, out, -np.inf)
+
+
 def band_width(structure: BackoffStructure) -> float:
     """Nats of log weights one linear band may span: its smallest weight times the
     smallest product of probabilities a term can carry stays a normal double."""

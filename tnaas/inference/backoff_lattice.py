@@ -27,7 +27,7 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
-from tnaas.inference.backoff_flow import KeyIndex, band_width, bands, exact_log_pull, unique_inverse
+from tnaas.inference.backoff_flow import KeyIndex, band_width, bands, exact_log_pull, log_add, unique_inverse
 from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
@@ -38,15 +38,6 @@ MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 byte
 
 def _logsumexp(x: np.ndarray) -> float:
     return log_dot(np.asarray(x, dtype=np.float64), np.zeros(len(x)))
-
-
-def _log_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """log(exp(a) + exp(b)) elementwise (float64), as `np.logaddexp` to ~1 ulp of the
-    larger log but with the vectorised exp and log (several times faster)."""
-    top = np.maximum(a, b)
-    with np.errstate(invalid="ignore"):
-        out = top + np.log(1.0 + np.exp(-np.abs(a - b)))
-    return np.where(top > -np.inf, out, -np.inf)
 
 
 class BackoffLattice:
@@ -327,9 +318,9 @@ class BackoffLattice:
                 inflow[bad] = exact_log_pull(S, dfa, q[bad], s[bad], next_keys, log_next)
             ends = self._ends[t]
             if len(ends) == len(inflow):
-                inflow = _log_add(self.log_end[t], inflow)
+                inflow = log_add(self.log_end[t], inflow)
             elif len(ends):
-                inflow[ends] = _log_add(self.log_end[t][ends], inflow[ends])
+                inflow[ends] = log_add(self.log_end[t][ends], inflow[ends])
             self.log_beta[t] = inflow
 
     def end_log_mass(self) -> np.ndarray:

@@ -21,6 +21,7 @@ from tnaas.inference.backoff_flow import (
     band_width,
     bands,
     exact_log_pull,
+    log_add,
     unique_inverse,
 )
 from tnaas.inference.backoff_step import Step
@@ -71,7 +72,10 @@ class BackoffAllPaths:
                 found_log.append(np.log(value) + shift)
             cell_keys = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
             keys, group = unique_inverse(cell_keys, S.n)
-            log_alpha = log_group_sum(group, np.concatenate(found_log) if found_log else np.zeros(0), len(keys))
+            if len(found) == 1:  # one band: positive linear sums, no cancellation, no underflow
+                log_alpha = np.log(np.bincount(group, weights=value, minlength=len(keys))) + shift
+            else:
+                log_alpha = log_group_sum(group, np.concatenate(found_log) if found_log else np.zeros(0), len(keys))
         return out
 
     def length_probs(self) -> np.ndarray:
@@ -140,17 +144,20 @@ class _Messages:
         S, paths = self.structure, self.paths
         everything = self.keys[0]
         q = np.zeros(S.n, dtype=np.int64)
-        inflow = np.full(S.n, -np.inf)
+        inflow = None
         bad = np.zeros(S.n, dtype=bool)
         for shift, idx in bands(log_next, paths.width):
             b = np.zeros(S.n + 1)  # the last: absent, weight 0
             b[:-1][idx] = np.exp(log_next[idx] - shift)
             value, cancelled = self._step_op.backward(b[self._lookup])
-            inflow = np.logaddexp(inflow, safe_log(value) + shift)
+            part = safe_log(value) + shift
+            inflow = part if inflow is None else log_add(inflow, part)
             bad |= cancelled
+        if inflow is None:
+            inflow = np.full(S.n, -np.inf)
         if bad.any():
             inflow[bad] = exact_log_pull(S, self.dfa, q[bad], everything[bad], everything, log_next)
-        return np.logaddexp(self.log_end[t], inflow)
+        return log_add(self.log_end[t], inflow)
 
     def __getitem__(self, t: int) -> np.ndarray:
         """log beta_t (float64 (n_states,)): a checkpoint, or its stretch recomputed."""
