@@ -4,14 +4,20 @@ Same nodes, same answers and the same public interface as `tnaas.inference.latti
 (`log_z`, `probability`, `running_mass`, `end_log_mass`/`end_mass`/`end_posterior`,
 `token_posteriors`, `sample`, `top`), but no edge is stored: each step goes through the
 pooled backoff operator of `tnaas.inference.backoff_flow` (cost ≈ V per distinct DFA state
-plus the entries of the active states, not frontier x V). What is stored per step: the
-frontier (keys q * n + s, log α, log end weight) and its *cells* (one per (source DFA
-state, destination), with its token and exact log mass), for the posteriors. Sampling and
-the k-best search expand the few nodes they visit densely (`backoff_search`).
+plus the entries of the active states, not frontier x V), compiled once per distinct
+frontier (`tnaas.inference.backoff_step.Step`) and shared by the forward, backward and
+A*-bound passes. Frontiers repeat (a `%` saturates after a few tokens): equal frontiers
+are one key array and one `Step`, and a saturated step's cells share its arrays. What is
+stored per step: the frontier (keys q * n + s, log α, log end weight) and its *cells* (one
+per (source DFA state, destination), with its token and exact log mass), for the
+posteriors. Sampling and the k-best search expand the few nodes they visit densely
+(`backoff_search`).
 
 All weights are natural logs; each step is computed in linear bands (see `backoff_flow`),
 so nothing is lost however small. Memory is bounded by `max_entries` stored frontier
-nodes and cells: beyond it a `TnaasError` says what to change.
+nodes and cells (a cell whose next node and token are shared counts a third): beyond it a
+`TnaasError` says what to change, as soon as the frontier saturates when the remaining
+steps are sure to exceed it.
 """
 
 from __future__ import annotations
@@ -21,22 +27,13 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
-from tnaas.inference.backoff_flow import (
-    Pool,
-    _split,
-    backward_band,
-    band_width,
-    bands,
-    exact_log_pull,
-    forward_band,
-    next_frontier,
-    unique_inverse,
-)
+from tnaas.inference.backoff_flow import KeyIndex, band_width, bands, exact_log_pull, log_add, unique_inverse
+from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
 
 MAX_BACKOFF_ENTRIES = 12_000_000  # stored frontier nodes + cells (~24 bytes each: ~300 MB)
-MAX_KEPT_POOL = 6_000_000  # pool nodes + entries kept between passes (~40 bytes each); beyond, rebuilt
+MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 bytes each); beyond, rebuilt
 
 
 def _logsumexp(x: np.ndarray) -> float:
@@ -76,10 +73,26 @@ class BackoffLattice:
         self.keys: list[np.ndarray] = []  # q * n + s of each node, ascending, per t
         self.log_alpha: list[np.ndarray] = []
         self.log_end: list[np.ndarray] = []
+        self._ends: list = []  # per t, the nodes whose log_end is finite (index array or slice)
         self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
-        self.pools: list[Pool | None] = []
+        self.frontier_ids: list[int] = []  # which distinct frontier the nodes after t tokens are
+        self._frontiers: dict = {}
+        self._frontier_keys: list[np.ndarray] = []
+        self._steps: dict[int, Step] = {}
+        self._lookups: dict[tuple[int, int], np.ndarray] = {}
+        self._kept = 0
+        self._last_step: tuple[int, Step | None] = (-1, None)
+        self._last_lookup: tuple[tuple[int, int], np.ndarray | None] = ((-1, -1), None)
+        self._range = np.arange(0)
+        self._known_ids: dict[int, tuple[np.ndarray, int]] = {}  # id(array): (the array, its number)
+        self._indexes: dict[int, KeyIndex] = {}
+        self._index_cells = 0
         self._forward(max_entries)
-        self.log_z = _logsumexp(np.array([log_dot(a, e) for a, e in zip(self.log_alpha, self.log_end)]))
+        self._end_log_mass = np.full(self.max_length + 1, -np.inf)
+        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
+            ends = self._ends[t]  # (only the nodes that may end: the rest are -inf)
+            self._end_log_mass[t] = log_dot(a[ends], e[ends])
+        self.log_z = _logsumexp(self._end_log_mass[: len(self.log_alpha)])
         if backward and self.log_z > -np.inf:
             self._backward()
 
@@ -102,49 +115,157 @@ class BackoffLattice:
         for t in range(self.max_length + 1):
             if len(keys) == 0:
                 break
-            q, s = np.divmod(keys, S.n)
             self.keys.append(keys)
             self.log_alpha.append(log_alpha)
-            self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
             stored += len(keys)
             if t == self.max_length:
+                q, s = np.divmod(keys, S.n)
+                self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
+                self._ends.append(np.flatnonzero(self.log_end[-1] > -np.inf))
                 break
-            found_keys, found_log, found_token = [], [], []
-            pooled = _split(S, dfa, q, s)
-            pool = Pool(S, q[pooled], s[pooled]) if pooled.any() else None
+            step = self._step_of(t, keys)
+            self.log_end.append(step.log_end + self.log_end_weight[t])
+            self._ends.append(step.ends)
+            parts = []  # (shift, kept cell indices, their linear values) per band
             for shift, idx in bands(log_alpha, self.width):
-                a = np.zeros(len(q))
-                a[idx] = np.exp(log_alpha[idx] - shift)
-                cells, value = forward_band(S, dfa, q, s, a, pool)
-                found_keys.append(next_frontier(S, dfa, cells))
-                found_log.append(np.log(value) + shift)
-                found_token.append(S.last[cells % S.n])
-            cell_keys = np.concatenate(found_keys) if found_keys else np.zeros(0, dtype=np.int64)
-            stored += len(cell_keys)
-            if stored > max_entries:
+                if isinstance(idx, slice):  # (every node in this band)
+                    a = np.exp(log_alpha - shift)
+                else:
+                    a = np.zeros(len(keys))
+                    a[idx] = np.exp(log_alpha[idx] - shift)
+                parts.append((shift, *step.forward(S, dfa, a)))
+            shared = False  # a single band whose kept cells are the step's cached ones
+            if len(parts) == 1:
+                shift, kept, value = parts[0]
+                cached = step.kept_cells
+                shared = (
+                    cached is not None
+                    and len(cached[0]) == len(kept)
+                    and (len(kept) == len(step.cells) or np.array_equal(cached[0], kept))
+                )
+                if not shared:
+                    every = len(kept) == len(step.cells)  # (then no gathers: the step's arrays)
+                    cached = (
+                        kept,
+                        step.cell_next if every else step.cell_next[kept],
+                        step.cell_token if every else step.cell_token[kept],
+                        None,
+                    )
+                    step.kept_cells = cached
+                _, cell_keys, cell_token, groups = cached
+                cell_log = np.log(value) + shift
+            else:
+                cell_keys = np.concatenate([step.cell_next[kept] for _, kept, _ in parts])
+                cell_token = np.concatenate([step.cell_token[kept] for _, kept, _ in parts])
+                cell_log = np.concatenate([np.log(value) + shift for shift, _, value in parts])
+            # stored entries: a frontier node (its key, log α, log end, log β), a cell (its
+            # next node, token and log mass; only the log when the rest is shared)
+            stored += len(cell_keys) / 3 if shared else len(cell_keys)  # (the nodes: counted above)
+            saturated = t > 0 and self.frontier_ids[t - 1] == self.frontier_ids[t]
+            # a frontier equal to the one before maps to itself again (the same cells are
+            # positive, exactly): every remaining step costs at least this, and the last
+            # frontier its nodes, so refuse now rather than after the work
+            least = len(keys) + max(len(kept) for _, kept, _ in parts) / 3 if parts else len(keys)
+            ahead = least * (self.max_length - t - 1) + len(keys)
+            if stored > max_entries or (saturated and stored + ahead > max_entries):
                 raise TnaasError(
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
                     "use fewer `*`/`%` (or a fixed length), or a smaller state size"
                 )
-            self._keep(pool)
-            keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
-            cell_log = np.concatenate(found_log) if found_log else np.zeros(0)
-            log_alpha = log_group_sum(dst, cell_log, len(keys))
-            self.cells.append((dst, np.concatenate(found_token) if found_token else dst, cell_log))
+            if len(parts) == 1 and step.next_increasing:
+                # one band, one cell per next node (a `%` after a while): the sums are the cells
+                keys, dst, log_alpha = cell_keys, self._arange(len(cell_keys)), cell_log
+            elif len(parts) == 1:  # one band: positive linear sums, no cancellation, no underflow
+                if groups is None:  # (the grouping of these cells, computed once per step)
+                    groups = unique_inverse(cell_keys, len(dfa.delta) * S.n)
+                    step.kept_cells = (*step.kept_cells[:3], groups)
+                keys, dst = groups
+                log_alpha = np.log(np.bincount(dst, weights=value, minlength=len(keys))) + shift
+            else:
+                keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
+                log_alpha = log_group_sum(dst, cell_log, len(keys))
+            keys = self._frontier_keys[self._frontier_id(keys)]  # equal frontiers: one array
+            self.cells.append((dst, cell_token, cell_log))
         self.cells = self.cells[: len(self.log_alpha) - 1]
+        self.entries = stored  # what `max_entries` bounds (nodes, and cells; shared cells as 1/3)
 
-    def _keep(self, pool: Pool | None) -> None:
-        """Keep a step's pool for the later passes while the kept ones stay small."""
-        self._kept = getattr(self, "_kept", 0) + (pool.size() if pool is not None else 0)
-        self.pools.append(pool if self._kept <= MAX_KEPT_POOL else None)
+    def _arange(self, m: int) -> np.ndarray:
+        """A read-only view of 0..m-1 (int64), shared between steps."""
+        if len(self._range) < m:
+            self._range = np.arange(max(m, 2 * len(self._range)))
+            self._range.flags.writeable = False
+        return self._range[:m]
 
-    def pool(self, t: int) -> Pool | None:
-        """The pool of the nodes after t tokens (kept, or rebuilt), None when none is pooled."""
-        if t < len(self.pools) and self.pools[t] is not None:
-            return self.pools[t]
-        q, s = self.node_q_s(t)
-        pooled = _split(self.structure, self.dfa, q, s)
-        return Pool(self.structure, q[pooled], s[pooled]) if pooled.any() else None
+    def _frontier_id(self, keys: np.ndarray) -> int:
+        """A number naming the distinct key array `keys` (equal frontiers, equal numbers)."""
+        known = self._known_ids.get(id(keys))
+        if known is not None and known[0] is keys:
+            return known[1]
+        number = self._new_frontier_id(keys)
+        self._known_ids[id(keys)] = (keys, number)
+        return number
+
+    def _new_frontier_id(self, keys: np.ndarray) -> int:
+        bucket = self._frontiers.setdefault((len(keys), hash(keys.tobytes())), [])
+        for number, seen in bucket:
+            if np.array_equal(seen, keys):
+                return number
+        number = len(self._frontier_keys)
+        bucket.append((number, keys))
+        self._frontier_keys.append(keys)
+        return number
+
+    def _step_of(self, t: int, keys: np.ndarray) -> Step:
+        """The compiled `Step` of the nodes after t tokens (`keys`), numbering their frontier."""
+        number = self._frontier_id(keys)
+        self.frontier_ids.append(number)
+        return self._numbered_step(number, keys)
+
+    def _numbered_step(self, number: int, keys: np.ndarray) -> Step:
+        """The `Step` of distinct frontier `number`: one per frontier, kept for the later
+        passes while the kept ones stay under `MAX_KEPT_POOL` (else rebuilt when asked;
+        the last one built is always at hand, so a saturated frontier is built once)."""
+        found = self._steps.get(number)
+        if found is None and self._last_step[0] == number:
+            found = self._last_step[1]
+        if found is None:
+            found = Step(self.structure, self.dfa, *np.divmod(keys, self.structure.n))
+            if self._kept + found.size() <= MAX_KEPT_POOL:
+                self._kept += found.size()
+                self._steps[number] = found
+            self._last_step = (number, found)
+        return found
+
+    def step(self, t: int) -> Step:
+        """The compiled `Step` of the nodes after t tokens (kept, or rebuilt)."""
+        return self._numbered_step(self.frontier_ids[t], self.keys[t])
+
+    def cell_lookup(self, t: int, step: Step) -> np.ndarray:
+        """Index of each cell of step t's next node among the nodes after t + 1 tokens
+        (-1: absent), int64; shared by the steps with the same pair of frontiers."""
+        pair = (self.frontier_ids[t], self._frontier_id(self.keys[t + 1]))
+        found = self._lookups.get(pair)
+        if found is None and self._last_lookup[0] == pair:
+            found = self._last_lookup[1]
+        if found is None:
+            found = self.key_index(t + 1).find(step.cell_next)
+            if pair[0] in self._steps:
+                self._lookups[pair] = found
+            self._last_lookup = (pair, found)
+        return found
+
+    def key_index(self, t: int) -> KeyIndex:
+        """A `KeyIndex` of the nodes after t tokens (one per distinct frontier, kept while
+        the kept ones stay under `MAX_KEPT_POOL` table cells)."""
+        number = self._frontier_id(self.keys[t])
+        found = self._indexes.get(number)
+        if found is None:
+            found = KeyIndex(self.keys[t], len(self.dfa.delta) * self.structure.n)
+            size = len(found.keys) if found.table is None else len(found.table)
+            if self._index_cells + size <= MAX_KEPT_POOL:
+                self._index_cells += size
+                self._indexes[number] = found
+        return found
 
     @property
     def probability(self) -> float:
@@ -175,27 +296,36 @@ class BackoffLattice:
         self.log_beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
         self.log_beta[horizon] = self.log_end[horizon]
         for t in range(horizon - 1, -1, -1):
-            q, s = self.node_q_s(t)
             next_keys, log_next = self.keys[t + 1], self.log_beta[t + 1]
-            inflow = np.full(len(q), -np.inf)
-            bad = np.zeros(len(q), dtype=bool)
-            pool = self.pool(t)
+            inflow = None
+            bad = np.zeros(len(self.keys[t]), dtype=bool)
+            step = self.step(t)
+            lookup = self.cell_lookup(t, step)
             for shift, idx in bands(log_next, self.width):
-                b = np.zeros(len(next_keys))
-                b[idx] = np.exp(log_next[idx] - shift)
-                value, cancelled = backward_band(S, dfa, q, s, next_keys, b, pool)
-                inflow = np.logaddexp(inflow, safe_log(value) + shift)
+                b = np.zeros(len(next_keys) + 1)  # the last: absent, weight 0
+                if isinstance(idx, slice):  # (every node in this band)
+                    np.exp(log_next - shift, out=b[:-1])
+                else:
+                    b[:-1][idx] = np.exp(log_next[idx] - shift)
+                value, cancelled = step.backward(b[lookup])
+                part = safe_log(value) + shift
+                inflow = part if inflow is None else np.logaddexp(inflow, part)
                 bad |= cancelled
+            if inflow is None:
+                inflow = np.full(len(self.keys[t]), -np.inf)
             if bad.any():
+                q, s = self.node_q_s(t)
                 inflow[bad] = exact_log_pull(S, dfa, q[bad], s[bad], next_keys, log_next)
-            self.log_beta[t] = np.logaddexp(self.log_end[t], inflow)
+            ends = self._ends[t]
+            if len(ends) == len(inflow):
+                inflow = log_add(self.log_end[t], inflow)
+            elif len(ends):
+                inflow[ends] = log_add(self.log_end[t][ends], inflow[ends])
+            self.log_beta[t] = inflow
 
     def end_log_mass(self) -> np.ndarray:
         """log p(the item matches and has length t), t = 0..max_length (float64)."""
-        out = np.full(self.max_length + 1, -np.inf)
-        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
-            out[t] = log_dot(a, e)
-        return out
+        return self._end_log_mass.copy()
 
     def end_mass(self) -> np.ndarray:
         """p(the item matches and has length t), t = 0..max_length (float64)."""

@@ -17,15 +17,14 @@ from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
 from tnaas.inference.backoff_flow import (
-    Pool,
-    backward_band,
+    KeyIndex,
     band_width,
     bands,
     exact_log_pull,
-    forward_band,
-    next_frontier,
+    log_add,
     unique_inverse,
 )
+from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import any_sequence_dfa
 
@@ -55,6 +54,7 @@ class BackoffAllPaths:
         log_end = safe_log(S.end)
         keys, log_alpha = np.array([S.begin], dtype=np.int64), np.zeros(1)
         out = np.full(self.max_length + 1, -np.inf)
+        step = None
         for t in range(self.max_length + 1):
             if len(keys) == 0:
                 break
@@ -62,14 +62,20 @@ class BackoffAllPaths:
             if t == self.max_length:
                 break
             found, found_log = [], []
-            q = np.zeros(len(keys), dtype=np.int64)
+            if step is None or not np.array_equal(step.s, keys):  # (a saturated frontier: one Step)
+                step = Step(S, self.dfa, np.zeros(len(keys), dtype=np.int64), keys)
             for shift, idx in bands(log_alpha, self.width):
-                cells, value = forward_band(S, self.dfa, q[idx], keys[idx], np.exp(log_alpha[idx] - shift))
-                found.append(next_frontier(S, self.dfa, cells))
+                a = np.zeros(len(keys))
+                a[idx] = np.exp(log_alpha[idx] - shift)
+                kept, value = step.forward(S, self.dfa, a)
+                found.append(step.cell_next[kept])
                 found_log.append(np.log(value) + shift)
             cell_keys = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
             keys, group = unique_inverse(cell_keys, S.n)
-            log_alpha = log_group_sum(group, np.concatenate(found_log) if found_log else np.zeros(0), len(keys))
+            if len(found) == 1:  # one band: positive linear sums, no cancellation, no underflow
+                log_alpha = np.log(np.bincount(group, weights=value, minlength=len(keys))) + shift
+            else:
+                log_alpha = log_group_sum(group, np.concatenate(found_log) if found_log else np.zeros(0), len(keys))
         return out
 
     def length_probs(self) -> np.ndarray:
@@ -113,8 +119,9 @@ class _Messages:
         self.log_alpha = [None] * (horizon + 1)  # only its length is read
         self.cells = [None] * horizon
         self.log_end = [log_end + w for w in log_end_weight]
-        pooled = everything[everything != S.begin]  # BEGIN is expanded directly (backoff_flow)
-        self._pool = Pool(S, np.zeros(len(pooled), dtype=np.int64), pooled, None)
+        # one compiled step over every state (BEGIN is expanded directly: `backoff_flow`)
+        self._step_op = Step(S, self.dfa, np.zeros(S.n, dtype=np.int64), everything)
+        self._lookup = KeyIndex(everything, S.n).find(self._step_op.cell_next)
         self._checkpoints = {horizon: self.log_end[horizon]}
         current = self.log_end[horizon]
         for t in range(horizon - 1, -1, -1):
@@ -126,22 +133,31 @@ class _Messages:
         self.start_node = S.begin
         self.log_z = float(self._checkpoints[0][S.begin])
 
+    def key_index(self, t: int) -> KeyIndex:
+        """The `KeyIndex` of the nodes after t tokens: every state, at every t (one table)."""
+        if not hasattr(self, "_index"):
+            self._index = KeyIndex(self.keys[0], self.structure.n)
+        return self._index
+
     def _step(self, t: int, log_next: np.ndarray) -> np.ndarray:
         """log beta_t over every state from log beta_(t+1)."""
         S, paths = self.structure, self.paths
         everything = self.keys[0]
         q = np.zeros(S.n, dtype=np.int64)
-        inflow = np.full(S.n, -np.inf)
+        inflow = None
         bad = np.zeros(S.n, dtype=bool)
         for shift, idx in bands(log_next, paths.width):
-            b = np.zeros(S.n)
-            b[idx] = np.exp(log_next[idx] - shift)
-            value, cancelled = backward_band(S, self.dfa, q, everything, everything, b, self._pool)
-            inflow = np.logaddexp(inflow, safe_log(value) + shift)
+            b = np.zeros(S.n + 1)  # the last: absent, weight 0
+            b[:-1][idx] = np.exp(log_next[idx] - shift)
+            value, cancelled = self._step_op.backward(b[self._lookup])
+            part = safe_log(value) + shift
+            inflow = part if inflow is None else log_add(inflow, part)
             bad |= cancelled
+        if inflow is None:
+            inflow = np.full(S.n, -np.inf)
         if bad.any():
             inflow[bad] = exact_log_pull(S, self.dfa, q[bad], everything[bad], everything, log_next)
-        return np.logaddexp(self.log_end[t], inflow)
+        return log_add(self.log_end[t], inflow)
 
     def __getitem__(self, t: int) -> np.ndarray:
         """log beta_t (float64 (n_states,)): a checkpoint, or its stretch recomputed."""

@@ -5,9 +5,10 @@ Sampling: backward messages are exact, so at each step each distinct node a draw
 is expanded over every token (its dense row, `BackoffStructure.dense_rows`) and the
 option "end here"; option w weighs p(w | s) β(δ(q, w), d(s, w)) / β(node), looked up in
 the next frontier by key. k-best: A* over prefixes with an admissible heuristic U, an
-upper bound on the best finish from each node computed over the pooled structure with
-exclusions ignored (each state's bound is the max of its entries' exact terms and γ times
-its parent's bound, which can only over-estimate). A popped node's children are sorted
+upper bound on the best finish from each node computed over the pooled structure (each
+frontier's compiled `backoff_step.Step`, max instead of sum) with exclusions ignored
+(each state's bound is the max of its entries' exact terms and γ times its parent's
+bound, which can only over-estimate). A popped node's children are sorted
 once and pushed lazily (best first, each pop of a child pushes its next sibling), so a
 pop costs O(V log V), not V heap pushes.
 """
@@ -20,7 +21,7 @@ import numpy as np
 
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import choose, safe_log
-from tnaas.inference.backoff_flow import _DENSE_BATCH, KeyIndex, _direct_pairs, _pair_dst, _split
+from tnaas.inference.backoff_flow import _DENSE_BATCH
 from tnaas.inference.lattice import MAX_SEARCH_POPS
 
 
@@ -31,8 +32,7 @@ def _options(lat, t: int, nodes: np.ndarray):
     q, s = np.divmod(lat.keys[t][nodes], S.n)
     probs, dsts = S.dense_rows(s)
     nq = dfa.delta[q[:, None], dfa.token_class[None, :]]
-    index = KeyIndex(lat.keys[t + 1], len(dfa.delta) * S.n)
-    nxt = index.find(np.where(nq >= 0, nq * S.n + dsts, -1))
+    nxt = lat.key_index(t + 1).find(np.where(nq >= 0, nq * S.n + dsts, -1))
     return safe_log(probs), nxt
 
 
@@ -85,43 +85,14 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
 def upper_bounds(lat) -> list[np.ndarray]:
     """log U_t(node) >= log max over matching finishes of p(finish | node), per t (module
     docstring); exact at the last step."""
-    S, dfa = lat.structure, lat.dfa
+    S = lat.structure
     horizon = len(lat.log_alpha) - 1
     out = [np.zeros(0)] * (horizon + 1)
     out[horizon] = lat.log_end[horizon]
-    n = S.n
-    log_gamma = safe_log(S.gamma)
     for t in range(horizon - 1, -1, -1):
-        q, s = np.divmod(lat.keys[t], n)
-        index = KeyIndex(lat.keys[t + 1], len(dfa.delta) * n)
-        u_next = np.r_[out[t + 1], -np.inf]
-
-        def look(qq, w, d, index=index, u_next=u_next):
-            nq = dfa.delta[qq, dfa.token_class[w]]
-            return u_next[index.find(np.where(nq >= 0, nq * n + d, -1))]
-
-        best = lat.log_end[t].copy()
-        pooled = _split(S, dfa, q, s)
-        if pooled.any():
-            pool = lat.pool(t)
-            size = len(pool.keys)
-            (owner, entry, qq), (roots_of, rq, rw) = pool.entries(S, dfa)
-            via = safe_log(S.prob[entry]) + look(qq, S.token[entry], S.dst[entry])
-            own = np.full(size, -np.inf)
-            np.maximum.at(own, owner, via)
-            root_best = np.full(size, -np.inf)
-            np.maximum.at(root_best, roots_of, safe_log(S.root_prob[rw]) + look(rq, rw, S.root_dst[rw]))
-            bound = root_best
-            for sel in pool.levels[1:]:  # parents first
-                bound[sel] = np.maximum(own[sel], log_gamma[pool.s[sel]] + bound[pool.up[sel]])
-            best[pooled] = np.maximum(best[pooled], bound[pool.frontier])
-        direct = np.flatnonzero(~pooled)
-        if len(direct):
-            node, token = _direct_pairs(S, dfa, q[direct], s[direct])
-            node = direct[node]
-            via = safe_log(S.pair_prob(s[node], token)) + look(q[node], token, _pair_dst(S, s[node], token))
-            np.maximum.at(best, node, via)
-        out[t] = best
+        step = lat.step(t)
+        log_u = np.r_[out[t + 1], -np.inf]  # the last: absent
+        out[t] = step.bound(S, log_u[lat.cell_lookup(t, step)], lat.log_end[t])
     return out
 
 

@@ -111,6 +111,7 @@ def complete_exact(
     if lattice.log_z == -np.inf:
         return Completion(pattern.text, 0.0, max_length=cap, message=impossible_message(pattern.text, smoothed))
     vocab = automaton.vocabulary
+    names = np.fromiter(vocab, dtype=object, count=len(vocab))
     posteriors = lattice.token_posteriors()
     if pattern.fixed_length is not None:
         unknown = [i for i, (kind_, _) in enumerate(pattern.elements) if kind_ == ONE]
@@ -120,12 +121,9 @@ def complete_exact(
         ended = np.cumsum(lattice.end_posterior())
     positions = []
     for i in unknown:
-        ids, probs = posteriors[i]
-        dist = {vocab[t]: float(p) for t, p in zip(ids, probs)}
-        if ended[i] > 0:
-            dist[END_KEY] = float(ended[i])
+        dist = _distribution(names, *posteriors[i], float(ended[i]))
         if len(dist) > 1 or pattern.fixed_length is not None:
-            positions.append({"index": i, "distribution": dict(sorted(dist.items(), key=lambda kv: -kv[1]))})
+            positions.append({"index": i, "distribution": dist})
     best, complete = lattice.top(top)
     rng = rng if rng is not None else np.random.default_rng()
     drawn = lattice.sample(samples, rng) if samples else []
@@ -140,6 +138,19 @@ def complete_exact(
         top_complete=complete,
         log_probability=lattice.log_z,
     )
+
+
+def _distribution(names: np.ndarray, ids: np.ndarray, probs: np.ndarray, ended: float) -> dict[str, float]:
+    """{token: p} by descending p (ties: ascending id), with END_KEY: `ended` when > 0 after
+    every token at least as likely (a stable sort of the tokens then END); one argsort.
+    `names`: the vocabulary as an object array."""
+    order = np.argsort(-probs, kind="stable")
+    keys, values = names[ids[order]].tolist(), probs[order].tolist()
+    if ended > 0:
+        at = int(np.count_nonzero(probs >= ended))
+        keys.insert(at, END_KEY)
+        values.insert(at, ended)
+    return dict(zip(keys, values))
 
 
 def _leading_literals(pattern: Pattern) -> int:

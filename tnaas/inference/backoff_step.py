@@ -1,0 +1,219 @@
+"""One lattice step of `tnaas.inference.backoff_flow`, compiled once per frontier.
+
+`forward_band` and `backward_band` regroup the pooled entries of a frontier on every call
+(pool entries, cell keys, a sort). Everything but the masses depends on the frontier's keys
+alone, and lattice frontiers repeat (after a few tokens of a `%` they stop changing), so a
+`Step` lays the operator out once as flat arrays: each term's owner (pool node, or direct
+frontier node), coefficient and output cell (one sorted `cells` array over every term the
+pattern allows). A band is then a few gathers and `bincount`s, forward (cells from masses),
+backward (owners from cell weights) and for the A* bounds (max instead of sum).
+
+The arithmetic is the same, term for term and in the same order, as `forward_band` /
+`backward_band` (terms of zero mass add an exact 0.0), so the answers are bit-identical,
+and so is the exactness argument (cancellation guard, exact recomputation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tnaas.inference.backoff_flow as flow
+from tnaas.inference.automaton import safe_log
+from tnaas.inference.backoff import BackoffStructure
+from tnaas.inference.backoff_flow import (
+    Pool,
+    _direct_pairs,
+    _exact_cells,
+    _pair_dst,
+    _split,
+    next_frontier,
+    unique_inverse,
+)
+from tnaas.inference.patterns import PatternDFA
+
+
+class Step:
+    """The compiled one-token operator of frontier nodes (q, s) (int64 (f,) each).
+
+    Terms, in `forward_band`'s order: pool entries (`ent_*`: owner pool index, entry
+    index, coefficient, cell), root options (`root_*`), direct pairs (`dir_*`: owner
+    frontier index), then the negative corrections (`neg_*`, coefficient γ(owner) times
+    p(w | parent)). `cells` (c,) sorted q * n + s' keys; `cell_next` their next-frontier
+    keys; `cell_token` their tokens.
+    """
+
+    def __init__(self, S: BackoffStructure, dfa: PatternDFA, q: np.ndarray, s: np.ndarray):
+        n = S.n
+        self.q, self.s = q, s
+        self.pooled = _split(S, dfa, q, s)
+        self.pool = Pool(S, q[self.pooled], s[self.pooled]) if self.pooled.any() else None
+        keys, neg_keys = [], []
+        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        self.ent_owner = self.ent_entry = self.root_owner = self.neg_owner = empty_i
+        self.ent_coef = self.root_coef = self.neg_gamma = self.neg_pp = empty_f
+        self.pool_size, self.frontier, self.levels = 0, empty_i, []
+        if self.pool is not None:
+            pool = self.pool
+            # pool nodes renumbered by (order, key): each order's nodes are one slice, so the
+            # bottom-up and top-down sweeps index ranges, not scattered nodes
+            self.perm = np.argsort(pool.order, kind="stable")  # new index -> pool index
+            self.rank = np.empty_like(self.perm)
+            self.rank[self.perm] = np.arange(len(self.perm))
+            self.pool_size = len(self.perm)
+            self.frontier = self.rank[pool.frontier]
+            up = pool.up[self.perm]
+            up = np.where(up >= 0, self.rank[np.maximum(up, 0)], -1)
+            gamma = pool._gamma[self.perm]
+            bounds = np.searchsorted(pool.order[self.perm], np.arange(S.k + 2))
+            for lo, hi in zip(bounds[1:-1], bounds[2:]):  # orders 1..k, lowest first
+                if hi > lo:
+                    self.levels.append((slice(int(lo), int(hi)), up[lo:hi], gamma[lo:hi]))
+            self.gamma = gamma
+            (owner, entry, qq), (roots, rq, rw) = pool.entries(S, dfa)
+            owner = self.rank[owner]
+            by_owner = np.argsort(owner, kind="stable")  # (each owner's entries stay in order)
+            owner, entry, qq = owner[by_owner], entry[by_owner], qq[by_owner]
+            roots = self.rank[roots]  # (order 0 comes first: still ascending)
+            diff = S.diff[entry]
+            self.ent_owner, self.ent_entry = owner, entry
+            self.ent_coef = np.where(diff, S.prob[entry], S.weight[entry])
+            keys.append(qq * n + S.dst[entry])
+            self.root_owner, self.root_token = roots, rw
+            self.root_coef = S.root_prob[rw]
+            keys.append(rq * n + S.root_dst[rw])
+            self.neg_owner = owner[diff]
+            self.neg_gamma = gamma[self.neg_owner]
+            self.neg_pp = S.parent_prob[entry[diff]]
+            neg_keys.append(qq[diff] * n + S.parent_dst[entry[diff]])
+        self.dir_node, self.dir_coef = empty_i, empty_f
+        direct = np.flatnonzero(~self.pooled)
+        if len(direct):
+            node, token = _direct_pairs(S, dfa, q[direct], s[direct])
+            self.dir_node = direct[node]
+            self.dir_coef = S.pair_prob(s[self.dir_node], token)
+            keys.append(q[self.dir_node] * n + _pair_dst(S, s[self.dir_node], token))
+        every = np.concatenate(keys + neg_keys) if keys + neg_keys else empty_i
+        self.cells, inverse = unique_inverse(every, (int(q.max()) + 1) * n if len(q) else 1)
+        cuts = np.cumsum([len(self.ent_owner), len(self.root_owner), len(self.dir_node)])
+        self.ent_cell, self.root_cell, self.dir_cell, self.neg_cell = np.split(inverse, cuts)
+        self.pos_cell = inverse[: cuts[-1]]
+        self.cell_next = next_frontier(S, dfa, self.cells)
+        self.cell_token = S.last[self.cells % n]
+        # distinct next nodes in the cells' order: any kept subset is a sorted frontier as it is
+        self.next_increasing = bool(np.all(self.cell_next[1:] > self.cell_next[:-1]))
+        self.pooled_at = np.flatnonzero(self.pooled)
+        if len(self.pooled_at) == len(q):
+            self.pooled_at = slice(None)  # (a view, not a copy)
+        log_accepting = safe_log(dfa.accepting.astype(np.float64))
+        self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
+        self.ends = np.flatnonzero(self.log_end > -np.inf)  # the nodes that may end here
+        self._log_coefs = None
+        # (kept cell indices, their next keys, tokens, (next frontier, each one's index there)
+        # or None) of the last single-band forward: a saturated frontier keeps the same cells
+        self.kept_cells = None
+
+    def size(self) -> int:
+        """Stored terms, pool nodes and cells (what keeping this step costs, in entries)."""
+        terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
+        return 2 * terms + len(self.cells) + (0 if self.pool is None else self.pool.size() + 4 * self.pool_size)
+
+    def forward(self, S: BackoffStructure, dfa: PatternDFA, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(indices into `cells`, exact cell values float64 > 0) from the frontier's linear
+        masses `a` (float64 (f,)), as `forward_band`."""
+        alpha = mass = None
+        parts, neg = [], np.zeros(0)
+        if self.pool is not None:
+            alpha, mass = self._masses(a[self.pooled_at])
+            parts += [mass[self.ent_owner] * self.ent_coef, mass[self.root_owner] * self.root_coef]
+            neg = mass[self.neg_owner] * self.neg_gamma * self.neg_pp
+        parts.append(a[self.dir_node] * self.dir_coef)
+        c = len(self.cells)
+        P = np.bincount(self.pos_cell, weights=np.concatenate(parts), minlength=c)
+        N = np.bincount(self.neg_cell, weights=neg, minlength=c)
+        value = P - N
+        guard = np.flatnonzero((value <= flow.GUARD * P) & ((P > 0) | (N > 0)))
+        if len(guard):
+            in_pool = (None, None) if alpha is None else (alpha[self.rank], mass[self.rank])  # (pool order)
+            value[guard] = _exact_cells(S, self.pool, *in_pool, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa)
+        keep = np.flatnonzero(value > 0)
+        return keep, value[keep]
+
+    def _masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`Pool.masses` with the levels' gathers done once."""
+        size = self.pool_size
+        alpha = np.bincount(self.frontier, weights=a, minlength=size)
+        mass = alpha.copy()
+        for sel, up, gamma in self.levels[::-1]:  # children before parents
+            mass += np.bincount(up, weights=mass[sel] * gamma, minlength=size)
+        return alpha, mass
+
+    def backward(self, b_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Σ_w p(w | s) b(next node) per frontier node (float64 (f,)) and the bool mask of
+        pooled nodes whose value cancelled, from linear weights per cell `b_cell` (c,), as
+        `backward_band`."""
+        out = np.zeros(len(self.q))
+        bad = np.zeros(len(self.q), dtype=bool)
+        pool = self.pool
+        if pool is not None:
+            size = self.pool_size
+            D = np.bincount(self.ent_owner, weights=self.ent_coef * b_cell[self.ent_cell], minlength=size)
+            C = np.bincount(self.neg_owner, weights=self.neg_pp * b_cell[self.neg_cell], minlength=size)
+            BP, BN = np.zeros(size), np.zeros(size)
+            BP += np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=size)
+            for sel, up, g in self.levels:  # parents before children
+                BP[sel] = D[sel] + g * BP[up]
+                BN[sel] = g * (C[sel] + BN[up])
+            at = self.frontier
+            top = BP[at]
+            value = top - BN[at]
+            out[self.pooled_at] = np.maximum(value, 0.0)
+            bad[self.pooled_at] = (top > 0) & (value <= flow.GUARD * top)
+        if len(self.dir_node):
+            out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=len(self.q))
+        return out, bad
+
+    def bound(self, S: BackoffStructure, log_u_cell: np.ndarray, log_end: np.ndarray) -> np.ndarray:
+        """max(log_end, max over options of log p(w | s) + log U(next node)) per frontier
+        node, with pooled states' exclusions ignored (an upper bound; `backoff_search`)."""
+        best = log_end.copy()
+        pool = self.pool
+        if self._log_coefs is None:
+
+            def runs(owner):
+                starts = _group_starts(owner)
+                return starts, owner[starts]
+
+            self._log_coefs = (
+                safe_log(S.prob[self.ent_entry]),
+                safe_log(self.root_coef),
+                safe_log(self.dir_coef),
+                [safe_log(g) for _, _, g in self.levels],
+                (runs(self.ent_owner), runs(self.root_owner), runs(self.dir_node)),
+            )
+        log_ent, log_root, log_dir, log_gammas, (ent_runs, root_runs, dir_runs) = self._log_coefs
+        if pool is not None:
+            size = self.pool_size
+            own = _group_max(ent_runs, log_ent + log_u_cell[self.ent_cell], size)
+            bound = _group_max(root_runs, log_root + log_u_cell[self.root_cell], size)
+            for (sel, up, _), log_gamma in zip(self.levels, log_gammas):  # parents first
+                bound[sel] = np.maximum(own[sel], log_gamma + bound[up])
+            best[self.pooled_at] = np.maximum(best[self.pooled_at], bound[self.frontier])
+        if len(self.dir_node):
+            via = log_dir + log_u_cell[self.dir_cell]
+            best = np.maximum(best, _group_max(dir_runs, via, len(best)))
+        return best
+
+
+def _group_starts(owner: np.ndarray) -> np.ndarray:
+    """First index of each run of equal values of `owner` (int64)."""
+    return np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
+
+
+def _group_max(groups: tuple[np.ndarray, np.ndarray], values: np.ndarray, size: int) -> np.ndarray:
+    """max of `values` per owner, -inf where none (float64 (size,)); `groups` = (the runs'
+    starts in the ascending owners, their owners) (`_group_starts`)."""
+    out = np.full(size, -np.inf)
+    starts, owners = groups
+    if len(starts):
+        out[owners] = np.maximum.reduceat(values, starts)
+    return out
