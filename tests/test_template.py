@@ -51,7 +51,7 @@ def test_cfn_lint_passes():
 
 def test_cfn_lint_catches_a_broken_template(tmp_path):
     broken = tmp_path / "template.yaml"
-    broken.write_text(TEMPLATE.read_text().replace("MemorySize: 256", "MemorySize: 1"))  # below 128
+    broken.write_text(TEMPLATE.read_text().replace("MemorySize: 1024", "MemorySize: 1"))  # below 128
     assert _lint(broken).returncode != 0
 
 
@@ -60,7 +60,7 @@ def test_function_settings():
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
     function = template["Resources"]["TnaasFunction"]["Properties"]
     assert function["Runtime"] == "python3.11" and function["Architectures"] == ["x86_64"]
-    assert function["MemorySize"] == 256 and 10 <= function["Timeout"] <= 30
+    assert function["MemorySize"] == 1024 and 10 <= function["Timeout"] <= 30
     assert function["Handler"] == "tnaas.api.handler"
     assert Path(function["CodeUri"]).name == ZIP_NAME
     assert (TEMPLATE.parent / function["CodeUri"]).resolve() == (ROOT / "lambda-build" / ZIP_NAME)
