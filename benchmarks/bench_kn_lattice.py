@@ -5,6 +5,8 @@ old engine is the explicit `Lattice`/`AllPaths` (forced by hiding the backoff st
 Reports CPU ms of the query (model fitted before timing) and the process's peak RSS.
 
     python benchmarks/bench_kn_lattice.py            # writes benchmarks/results/bench_kn_lattice.md
+    python benchmarks/bench_kn_lattice.py --every-length   # `%` with length control, every
+                                                           # bundled corpus x k = 1-6 (new engine)
 """
 
 from __future__ import annotations
@@ -99,5 +101,27 @@ def main() -> None:
     (ROOT / "benchmarks" / "results" / "bench_kn_lattice.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def every_length() -> None:
+    """`sample(10, length='corpus')` with Kneser-Ney on every bundled corpus at k = 1-6
+    (the backoff engine only): writes benchmarks/results/bench_kn_lengths.md."""
+    from tnaas.data.corpus import bundled_names
+
+    lines = [
+        "# Kneser-Ney length control (`%`, length = the corpus's lengths) on every bundled corpus",
+        "",
+        "`python benchmarks/bench_kn_lattice.py --every-length`; CPU ms of one `sample(10, length='corpus')`",
+        f"(best of {REPEATS}, model fitted first), peak RSS of the process, capped at {CAP_SECONDS} s.",
+        "",
+        "| corpus | k | ms | MB | result |",
+        "|---|---|---|---|---|",
+    ]
+    for corpus in bundled_names():
+        for k in range(1, 7):
+            new = run("new", (corpus, k, "kneser-ney", "%", "corpus"))
+            lines.append(f"| {corpus} | {k} | {new['cpu_ms']} | {new['peak_mb']} | {new['result']} |")
+            print(lines[-1], flush=True)
+    (ROOT / "benchmarks" / "results" / "bench_kn_lengths.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    main()
+    every_length() if sys.argv[1:] == ["--every-length"] else main()
