@@ -5,23 +5,12 @@ from __future__ import annotations
 import bruteforce as bf
 import numpy as np
 import pytest
+from kn_models import WORDS
+from kn_models import kn_model as fitted
 
-from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.inference.any_length import AllPaths
 from tnaas.inference.backoff_lengths import BackoffAllPaths
 from tnaas.inference.lengths import custom_length, log_end_weights
-from tnaas.models.markov import MarkovModel
-
-WORDS = ["the cat sat on the mat", "a dog sat on a log", "the dog ate the cat", "my cat ate a rat", "the rat sat"]
-
-
-def fitted(name: str, k: int) -> MarkovModel:
-    if name == "words":
-        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(WORDS, "words"))
-    if name in bf.CORPORA:
-        items, kind = bf.CORPORA[name]
-        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(items, kind))
-    return MarkovModel(k, "kneser-ney").fit(load_bundled(name))
 
 
 @pytest.mark.parametrize("name, k, cap", [("chars3", 2, 9), ("words", 3, 12), ("pokemon", 3, 14), ("rhcp", 2, 10)])

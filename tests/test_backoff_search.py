@@ -3,29 +3,15 @@ the explicit lattice (character and word corpora)."""
 
 from __future__ import annotations
 
-import functools
-
 import bruteforce as bf
 import numpy as np
 import pytest
+from kn_models import WORDS
+from kn_models import kn_model as model
 
-from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.inference.backoff_lattice import BackoffLattice
 from tnaas.inference.lattice import Lattice
 from tnaas.inference.patterns import compile_pattern, parse_pattern
-from tnaas.models.markov import MarkovModel
-
-WORDS = ["the cat sat on the mat", "a dog sat on a log", "the dog ate the cat", "my cat ate a rat", "the rat sat"]
-
-
-@functools.cache
-def model(name: str, k: int) -> MarkovModel:
-    if name == "words":
-        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(WORDS, "words"))
-    if name in bf.CORPORA:
-        items, kind = bf.CORPORA[name]
-        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(items, kind))
-    return MarkovModel(k, "kneser-ney").fit(load_bundled(name))
 
 
 def build(m, text: str, cap: int):

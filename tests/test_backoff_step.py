@@ -8,14 +8,11 @@ models, with several DFA states, magnitude bands and the exact fallback forced o
 
 from __future__ import annotations
 
-import functools
-
-import bruteforce as bf
 import numpy as np
 import pytest
+from kn_models import kn_model as model
 
 import tnaas.inference.backoff_flow as flow
-from tnaas.data.corpus import corpus_from_items, load_bundled
 from tnaas.errors import TnaasError
 from tnaas.inference.backoff_flow import backward_band, forward_band
 from tnaas.inference.backoff_lattice import BackoffLattice
@@ -23,14 +20,6 @@ from tnaas.inference.backoff_step import Step
 from tnaas.inference.completion import END_KEY, _distribution
 from tnaas.inference.patterns import compile_pattern, parse_pattern
 from tnaas.models.markov import MarkovModel
-
-
-@functools.cache
-def model(name: str, k: int) -> MarkovModel:
-    if name in bf.CORPORA:
-        items, kind = bf.CORPORA[name]
-        return MarkovModel(k, "kneser-ney").fit(corpus_from_items(items, kind))
-    return MarkovModel(k, "kneser-ney").fit(load_bundled(name))
 
 
 def lattice(m: MarkovModel, text: str, cap: int = 7, **kwargs) -> BackoffLattice:
