@@ -50,3 +50,23 @@ def test_checkpointed_messages_equal_stored_ones():
         np.testing.assert_allclose(messages.log_beta[t], later, rtol=1e-12)
     assert messages.log_z == pytest.approx(0.0, abs=1e-9) or messages.log_z < 0
     np.testing.assert_allclose(np.exp(messages.log_z), paths.length_probs().sum(), rtol=1e-12)
+
+
+def test_a_query_leaves_no_reference_cycles():
+    # A cycle (once: `_Messages.log_beta = self`) kept each call's compiled step and
+    # checkpoints alive until the cyclic collector ran: +330 MB of RSS per call on ipsum k=6.
+    import gc
+
+    model = fitted("words", 2)
+    model.sample(3, random_state=0, length="corpus")  # warm: the structure is cached per model
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        model.sample(5, random_state=0, length="corpus")
+        model.complete("% sat", top=2, samples=2, random_state=0)
+        gc.collect()
+        garbage = sorted({type(o).__name__ for o in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert garbage == []

@@ -129,9 +129,15 @@ class _Messages:
             if t % self.stride == 0:
                 self._checkpoints[t] = current
         self._segment: dict[int, np.ndarray] = {}
-        self.log_beta = self  # read as log_beta[t]
         self.start_node = S.begin
         self.log_z = float(self._checkpoints[0][S.begin])
+
+    @property
+    def log_beta(self) -> _Messages:
+        """The messages, read as `log_beta[t]` like a lattice's (a property, not an attribute:
+        `self.log_beta = self` would be a reference cycle, and every call's compiled step and
+        checkpoints would then wait for the cyclic garbage collector, hundreds of MB each)."""
+        return self
 
     def key_index(self, t: int) -> KeyIndex:
         """The `KeyIndex` of the nodes after t tokens: every state, at every t (one table)."""
