@@ -115,3 +115,23 @@ def pattern_regex(pattern: str):
         parts.append("." if ch == "*" else ".*" if ch == "%" else re.escape(ch))
         i += 1
     return re.compile("".join(parts), re.DOTALL)
+
+
+def load_old_module(relative_path: str, commit: str):
+    """The file `relative_path` (e.g. "tnaas/inference/smc.py") as it was at `commit`, read with
+    `git show` and imported from a temporary file as a module of its own: an old implementation
+    to time against today's in the same run, without a copy of it in the repository."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{commit}:{relative_path}"], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / f"{Path(relative_path).stem}_{commit}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module

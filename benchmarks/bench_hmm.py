@@ -23,12 +23,7 @@ from the current fit.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import _common
 import numpy as np
@@ -43,21 +38,8 @@ OLD_COMMIT = "3d7acab"  # the E-step before issue 13 part 3's speed-ups
 
 
 def load_old_em(commit: str = OLD_COMMIT):
-    """tnaas/models/hmm_em.py as it was at `commit`, imported from a temporary file as its own module."""
-    source = subprocess.run(
-        ["git", "show", f"{commit}:tnaas/models/hmm_em.py"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=_common.ROOT,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / f"hmm_em_{commit}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
+    """tnaas/models/hmm_em.py as it was at `commit`, imported as its own module."""
+    return _common.load_old_module("tnaas/models/hmm_em.py", commit)
 
 
 def fit_with_em(em, corpus, hidden_states: int, iterations: int = 100, seed: int = DEFAULT_SEED) -> HMMModel:

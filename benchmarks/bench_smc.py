@@ -3,7 +3,7 @@ current one, in the same run, on end-anchored patterns (and a few others, for re
 
     python benchmarks/bench_smc.py [--names /tmp/names.txt] [--seeds 0 1 2] [--cache DIR]
 
-The old code is a frozen copy (`benchmarks/_smc_old.py`). Models: `LSTMModel()` defaults
+The old code is tnaas/inference/smc.py at commit `OLD_COMMIT`, read with `git show`. Models: `LSTMModel()` defaults
 (hidden 128, random_state 0) on the bundled Pokémon names and sonnets (word level) and, when
 present, makemore's names.txt (32,033 names); `--cache DIR` keeps the fitted models as
 pickles between runs. Each answer is `smc.complete` with the default particle policy, so
@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import _common
-import _smc_old
 import numpy as np
 
 from tnaas.data.corpus import load_bundled, load_corpus
@@ -35,6 +34,9 @@ from tnaas.inference import smc
 from tnaas.inference.patterns import compile_pattern, parse_pattern
 from tnaas.models.lstm import LSTMModel
 from tnaas.models.lstm_numpy import one_blas_thread
+
+OLD_COMMIT = "3d7acab"  # smc.py before issue 13 part 3's speed-up
+OLD_SMC = _common.load_old_module("tnaas/inference/smc.py", OLD_COMMIT)
 
 PATTERNS = {
     "pokemon": ("%ly", "%on", "%ia%", "Pi%"),
@@ -112,7 +114,7 @@ def main() -> None:
             for pattern in patterns:
                 runs = {"old": [], "new": []}
                 for seed in args.seeds:  # interleaved: the machine's load hits both alike
-                    runs["old"].append(answer(_smc_old, model, pattern, seed))
+                    runs["old"].append(answer(OLD_SMC, model, pattern, seed))
                     runs["new"].append(answer(smc, model, pattern, seed))
                 old, new = ([statistics.median(r[i] for r in runs[k]) for i in (0, 2, 3)] for k in ("old", "new"))
                 p_old, p_new = (statistics.fmean(r[1] for r in runs[k]) for k in ("old", "new"))
@@ -123,7 +125,7 @@ def main() -> None:
                 )  # fmt: skip
                 print(rows[-1], flush=True)
             for pattern in SPREAD.get(name, ()):
-                for label, module in (("old", _smc_old), ("new", smc)):
+                for label, module in (("old", OLD_SMC), ("new", smc)):
                     mean, empirical, reported, per_run = spread(module, model, pattern, args.spread)
                     checks.append([name, f"`{pattern}`", label, mean, f"{empirical:,.0f}", f"{reported:,.0f}", per_run])
                     print(checks[-1], flush=True)
