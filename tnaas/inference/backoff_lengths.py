@@ -6,7 +6,9 @@ x V edges: refused on word corpora). Here each step goes through the pooled back
 operator of `tnaas.inference.backoff_flow` with the pattern `%` (one DFA state): forward
 passes give p_chain(length = λ), backward messages over every state give exact draws from
 p(T | λ) p(λ) (dense rows only for the few states draws sit at). Same interface and the
-same distribution as `AllPaths`; memory: one float vector over the states per step.
+same distribution as `AllPaths`. Memory: one compiled step over every state (its terms,
+about the trie's entries) plus backward messages kept every sqrt(horizon) steps
+(checkpoints; `MAX_MESSAGE_CELLS`), each stretch between them recomputed when read.
 """
 
 from __future__ import annotations
