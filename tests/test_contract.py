@@ -86,5 +86,5 @@ def test_complete_answers_with_the_shared_result(fitted):
 def test_inspect_gives_heatmaps(fitted):
     for heatmap in fitted.inspect(5):
         assert isinstance(heatmap, Heatmap)
-        assert {"row", "column", "value"} <= set(heatmap.data.columns)
-        assert ((heatmap.data["value"] >= 0) & (heatmap.data["value"] <= 1)).all()
+        assert heatmap.records and all(len(record) == 3 for record in heatmap.records)
+        assert all(0 <= value <= 1 for _, _, value in heatmap.records)

@@ -283,10 +283,13 @@ def test_fit_reports_progress_and_learned_state():
 
 def test_inspect_shows_transitions_and_emissions(tiny):
     transitions, emissions = tiny.inspect(limit=2)
-    rows = transitions.data.groupby("row")["value"].sum()
-    assert len(rows) == 3 and np.allclose(rows, 1.0)
-    assert set(emissions.data["column"]) >= {END_KEY} and emissions.data["column"].nunique() == 2
-    assert len(emissions.data) == 3 * 2
+    rows: dict[str, float] = {}
+    for row, _, value in transitions.records:
+        rows[row] = rows.get(row, 0.0) + value
+    assert len(rows) == 3 and np.allclose(list(rows.values()), 1.0)
+    columns = {column for _, column, _ in emissions.records}
+    assert END_KEY in columns and len(columns) == 2
+    assert len(emissions.records) == 3 * 2
 
 
 def test_word_items_of_different_lengths():

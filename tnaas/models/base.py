@@ -34,22 +34,14 @@ from tnaas.validation import check_count, check_temperature, rng_from
 class Heatmap:
     """A matrix a model wants to show: `records` of (row, column, value) triples.
 
-    `value` is a probability (each row sums to at most 1). Titles name the axes. `data`
-    is the same as a long-form DataFrame; pandas loads only when it is asked for, so the
-    model layer needs numpy alone.
+    `value` is a probability (each row sums to at most 1). Titles name the axes. Plain
+    tuples, so the model layer needs numpy alone and a chart is built from them directly.
     """
 
     title: str
     row_title: str
     column_title: str
     records: tuple[tuple[str, str, float], ...]
-
-    @property
-    def data(self):
-        """The records as a pandas DataFrame with columns row, column, value."""
-        import pandas as pd
-
-        return pd.DataFrame(list(self.records), columns=["row", "column", "value"])
 
 
 _TOKEN_INDEX: dict[int, tuple] = {}  # id(vocabulary) -> (vocabulary, {token: id}); a few models
