@@ -262,9 +262,10 @@ def run_smc(
                 log_cut = np.logaddexp(log_cut, log_run + np.log(max(rest, 0.0)))
                 break
             ok = reach <= last_end - t - 1  # (DFA states, vocabulary): may this token come next?
+            ok_everywhere = ok.all(axis=1)
             cut_off = (reach < _FAR) & ~ok  # matching, but too long for the cap
             token_probs = probs[:, :vocab_size]
-            masked, sums = _masked_blocks(token_probs, ok[q_row])
+            masked, sums = _masked_blocks(token_probs, None if ok_everywhere[q_row].all() else ok[q_row])
             mass = sums.sum(axis=1)
             if cut_off[q_row].any():
                 cut = np.einsum("ij,ij->i", token_probs, cut_off[q_row], dtype=np.float64)
@@ -320,26 +321,31 @@ def _finish_probs(model, probs, state, q_row, accepting, suffix, temperature) ->
     return out
 
 
-def _masked_blocks(probs: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`probs` (rows, vocabulary) with the entries `allowed` (bool, same shape) forbids
-    zeroed, padded to whole blocks of `block` tokens: (masked (rows, blocks, block) in the
-    dtype of `probs`, float64 block sums (rows, blocks)). Drawing then reads one block per
-    draw instead of a whole row: O(rows x vocabulary) sums, not a row-wise cumulative sum."""
-    rows, vocab_size = probs.shape
-    block = max(8, math.isqrt(vocab_size - 1) + 1)
-    blocks = -(-vocab_size // block)
-    masked = np.zeros((rows, blocks * block), dtype=probs.dtype)
-    np.copyto(masked[:, :vocab_size], probs, where=allowed)
-    masked = masked.reshape(rows, blocks, block)
-    return masked, masked.sum(axis=2, dtype=np.float64)
+def _block_size(vocab_size: int) -> int:
+    """Tokens per block of `_masked_blocks` (~sqrt(vocab_size), at least 8)."""
+    return max(8, math.isqrt(max(vocab_size - 1, 0)) + 1)
 
 
-def _draw_rows(masked: np.ndarray, sums: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One token per entry of `rows` (int64 (m,)), drawn from that row of `masked` (see
+def _masked_blocks(probs: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """`probs` (rows, vocabulary) with the entries `allowed` (bool, same shape; None = all)
+    forbids zeroed: (that table (rows, vocabulary) in the dtype of `probs`, `probs` itself
+    when nothing is forbidden; float64 sums of its blocks of `_block_size` tokens (rows,
+    blocks), the last block maybe shorter). Drawing then reads one block per draw instead
+    of a whole row: O(rows x vocabulary) sums, not a row-wise cumulative sum."""
+    table = probs if allowed is None else np.where(allowed, probs, probs.dtype.type(0))
+    starts = np.arange(0, table.shape[1], _block_size(table.shape[1]))
+    # float32 sums of ~sqrt(V) entries (1e-7 relative): 3x faster than float64 ones
+    return table, np.add.reduceat(table, starts, axis=1).astype(np.float64)
+
+
+def _draw_rows(table: np.ndarray, sums: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One token per entry of `rows` (int64 (m,)), drawn from that row of `table` (see
     `_masked_blocks`; each row drawn from has positive mass) in proportion to its entries:
     first a block by inverse CDF over the block sums, one `searchsorted` over all rows
     (row r shifted into [r, r + 1)), then a token within the block."""
-    n_rows, blocks, block = masked.shape
+    n_rows, blocks = sums.shape
+    vocab_size = table.shape[1]
+    block = _block_size(vocab_size)
     cumulative = np.cumsum(sums, axis=1)
     total = cumulative[:, -1:]
     with np.errstate(divide="ignore", invalid="ignore"):  # rows no particle draws from may have no mass
@@ -347,7 +353,9 @@ def _draw_rows(masked: np.ndarray, sums: np.ndarray, rows: np.ndarray, rng: np.r
     flat = (scaled + np.arange(n_rows)[:, None]).ravel()
     chosen = np.searchsorted(flat, rows + rng.random(len(rows)), side="right") - rows * blocks
     chosen = _last_positive(sums[rows], chosen)
-    inside = np.cumsum(masked[rows, chosen], axis=1, dtype=np.float64)  # (m, block)
+    columns = chosen[:, None] * block + np.arange(block)  # (m, block); past the vocabulary in the last block
+    inside = np.where(columns < vocab_size, table[rows[:, None], np.minimum(columns, vocab_size - 1)], 0)
+    inside = np.cumsum(inside, axis=1, dtype=np.float64)
     target = rng.random(len(rows)) * inside[:, -1]
     token = _last_positive(np.diff(inside, axis=1, prepend=0.0), (inside <= target[:, None]).sum(axis=1))
     return chosen * block + token
