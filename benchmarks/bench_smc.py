@@ -73,8 +73,8 @@ def fitted(name: str, names_path: Path, cache: Path | None) -> LSTMModel | None:
         with open(cache / f"{name}.pkl", "rb") as f:
             model = pickle.load(f)
         # rebuilt with today's code: a pickle holds the forward passes of the code that fitted it
-        params = {name: getattr(model, name) for name in lstm.PARAMS}
-        return LSTMModel.from_weights(params, {name: getattr(model, name) for name in lstm.FACTS}, model.weights_)
+        params = {key: getattr(model, key) for key in lstm.PARAMS if hasattr(model, key)}
+        return LSTMModel.from_weights(params, {key: getattr(model, key) for key in lstm.FACTS}, model.weights_)
     if name == "names":
         if not names_path.exists():
             return None

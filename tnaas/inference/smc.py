@@ -89,6 +89,9 @@ MAX_CANDIDATES = 20_000  # enumerate (exactly) up to this many completions: ~1 s
 TOP_POOL = 2_000  # at most this many candidates re-scored exactly to rank the top completions
 SCORE_SLACK = 0.01  # nats: candidates this close to the k-th best approximate score are re-scored too
 RESAMPLE_BELOW = 0.5  # resample when the ESS falls below this fraction of the particles
+THIN_VARIANCE = 0.02  # thinning adds at most ~this fraction to p(pattern)'s variance (see `thinned_size`)
+THIN_FLOOR = 32  # ... keeping at least this many particles,
+THIN_BELOW = 0.5  # ... and cutting them by half or more at a time
 NEGLIGIBLE = 1e-12  # stop once the running particles carry this little next to the items found
 LOOKAHEAD = 8  # at most this many trailing literal tokens are read exactly by every particle
 _FAR = 1 << 30  # "cannot reach an accepting state"
@@ -196,6 +199,33 @@ def split_suffix(pattern: Pattern) -> tuple[Pattern, tuple[str, ...]]:
     return Pattern(pattern.text, pattern.token_kind, head), tuple(token for _, token in elements[len(elements) - k :])
 
 
+def thinned_size(n: int, alive: int, share: float) -> int:
+    """How many of `alive` particles (of `n` at the start) to keep when at most `share` of
+    the total weight is still to be found: `alive`, unless fewer will do.
+
+    Resampling to m particles is unbiased for any m; what m costs is variance. The rest,
+    a share s of the total, estimated with m particles adds about s² n / m to the relative
+    variance the n particles give the whole, so m = s² n / `THIN_VARIANCE` adds at most that
+    fraction (at least `THIN_FLOOR` are kept). Particles are cut only by half or more at a
+    time: each thinning is a resampling, itself a little noise."""
+    wanted = max(min(alive, THIN_FLOOR), math.ceil(share**2 * n / THIN_VARIANCE))
+    return wanted if wanted <= alive * THIN_BELOW else alive
+
+
+def _tail_forecast(log_level: np.ndarray) -> float:
+    """The log of the weight still to be recorded after the last of `log_level` (the log
+    weight recorded at each level so far), forecast as a geometric tail: with r the larger
+    of the last two ratios between consecutive levels, last x r / (1 - r); +inf (no
+    forecast) unless the last three levels are positive and decreasing. A forecast only
+    steers how many particles go on (variance, not bias: `thinned_size`)."""
+    if len(log_level) < 3 or not np.all(np.isfinite(log_level[-3:])):
+        return np.inf
+    log_ratio = max(log_level[-1] - log_level[-2], log_level[-2] - log_level[-3])
+    if log_ratio >= 0:
+        return np.inf
+    return float(log_level[-1] + log_ratio - np.log(-np.expm1(log_ratio)))
+
+
 def steps_to_accept(next_state: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Fewest tokens from each DFA state to an accepting one (int64 (states,); `_FAR` if none).
 
@@ -238,6 +268,7 @@ def run_smc(
     segments = np.zeros(width + 1, dtype=np.int64)
     log_ends = np.full((width + 1, n), -np.inf)
     log_scores = np.full((width + 1, n), -np.inf)
+    log_level = np.full(width + 1, -np.inf)  # the log weight recorded at each level
     weights = np.full(n, 1.0 / n)
     log_run, log_cut, log_found = 0.0, -np.inf, -np.inf  # running mass; cut off by the cap; ended
     # Particles with equal prefixes share one row of the network state: `node[i]` is the row
@@ -247,6 +278,7 @@ def run_smc(
     log_path = np.zeros(1)  # each row's log p_model(prefix), from the float32 pass
     probs, state = model.step(np.array([vocab_size]), model.start_state(1), temperature)
     resamplings = 0
+    alive = n  # particles since the last thinning: slots 0 .. alive - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         for t in range(width + 1):
             segments[t] = resamplings
@@ -254,7 +286,8 @@ def run_smc(
                 finish = _finish_probs(model, probs, state, q_row, dfa.accepting, suffix, temperature)
                 log_ends[t] = log_run + np.log(weights * finish[node] * end_weight[t])
                 log_scores[t] = (log_path + np.log(finish * end_weight[t]))[node]
-                log_found = np.logaddexp(log_found, _logsumexp(log_ends[t]))
+                log_level[t] = _logsumexp(log_ends[t])
+                log_found = np.logaddexp(log_found, log_level[t])
             else:
                 finish = None
             if t == width:  # what would continue past the cap: at most the running mass not finishing now
@@ -278,9 +311,19 @@ def run_smc(
             if log_run + np.log(end_weight[t + 1 :].max()) < log_found + np.log(NEGLIGIBLE):  # nothing left to find
                 log_cut = np.logaddexp(log_cut, log_run)
                 break
-            if 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * n:
-                index = _systematic(weights, rng)
-                parents[t], node, weights = index, node[index], np.full(n, 1.0 / n)
+            # Thinning: once what is still to find is a small share of the total, fewer
+            # particles estimate it well enough (see `thinned_size`). That share is at most
+            # the running mass's, and forecast from the recorded mass's decay per level.
+            ahead = min(log_run + np.log(end_weight[t + 1 :].max()), _tail_forecast(log_level[: t + 1]))
+            size = thinned_size(n, alive, float(np.exp(ahead - np.logaddexp(log_found, ahead))))
+            if size < alive or 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * alive:
+                index = _systematic(weights, rng, size)
+                parents[t] = 0  # the slots past `size` are dead from here on (weight 0)
+                parents[t, :size] = index
+                node_kept = np.zeros(n, dtype=np.int64)
+                node_kept[:size] = node[index]
+                node, weights, alive = node_kept, np.zeros(n), size
+                weights[:size] = 1.0 / size
                 resamplings += 1
             live = np.flatnonzero(weights > 0)
             drawn = _draw_rows(masked, sums, node[live], rng)
@@ -556,12 +599,13 @@ def _multinomial(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.nd
     return rng.choice(len(weights), size=k, p=weights / weights.sum())
 
 
-def _systematic(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Systematic resampling: n indices, index i about n * weights[i] times (low variance)."""
-    n = len(weights)
+def _systematic(weights: np.ndarray, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+    """Systematic resampling: `size` (default len(weights)) indices, index i about
+    size * weights[i] / sum(weights) times (low variance; unbiased for any size)."""
+    size = len(weights) if size is None else size
     cumulative = np.cumsum(weights)
-    points = (rng.random() + np.arange(n)) / n * cumulative[-1]
-    return np.minimum(np.searchsorted(cumulative, points, side="right"), n - 1)
+    points = (rng.random() + np.arange(size)) / size * cumulative[-1]
+    return np.minimum(np.searchsorted(cumulative, points, side="right"), len(weights) - 1)
 
 
 def draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
