@@ -234,7 +234,8 @@ def test_thinning_computes_fewer_rows_and_keeps_p_pattern_unbiased(tiny, every_i
 
 def test_thinned_size_and_tail_forecast():
     assert smc.thinned_size(1000, 1000, 1.0) == 1000  # everything still to find: keep all
-    assert smc.thinned_size(1000, 1000, 0.09) == math.ceil(0.09**2 * 1000 / smc.THIN_VARIANCE)  # 405
+    share = math.sqrt(0.3 * smc.THIN_VARIANCE)  # thin to about 300
+    assert smc.thinned_size(1000, 1000, share) == math.ceil(share**2 * 1000 / smc.THIN_VARIANCE)
     assert smc.thinned_size(1000, 1000, 1e-6) == smc.THIN_FLOOR
     assert smc.thinned_size(1000, 40, 1e-6) == 40  # not cut by half or more: unchanged
     assert smc.thinned_size(1000, 20, 1e-6) == 20  # below the floor: unchanged
@@ -243,3 +244,13 @@ def test_thinned_size_and_tail_forecast():
     assert math.exp(smc._tail_forecast(np.log([0.4, 0.3, 0.2]))) == pytest.approx(0.2 * 3)  # ratio 3/4
     assert smc._tail_forecast(np.log([0.2, 0.1, 0.3])) == np.inf  # rising: no forecast
     assert smc._tail_forecast(np.array([-np.inf, -1.0, -2.0])) == np.inf
+
+
+def test_no_rerun_when_the_budget_allows_no_more_particles(tiny, monkeypatch):
+    """A first run below `MIN_ESS` is rerun with more particles, never with as many again."""
+    monkeypatch.setattr(smc, "TABLE_BUDGET_BYTES", 300 * smc.BYTES_PER_CELL * (len(tiny.vocabulary_) + 1))
+    calls = []
+    run_smc = smc.run_smc
+    monkeypatch.setattr(smc, "run_smc", lambda *args, **kwargs: calls.append(args[2]) or run_smc(*args, **kwargs))
+    answer = tiny.complete("%cb", top=3, random_state=0)  # ESS <= 300 < MIN_ESS, and 300 is the cap
+    assert calls == [300] and "SMC, 300 particles" in answer.method

@@ -89,7 +89,7 @@ MAX_CANDIDATES = 20_000  # enumerate (exactly) up to this many completions: ~1 s
 TOP_POOL = 2_000  # at most this many candidates re-scored exactly to rank the top completions
 SCORE_SLACK = 0.01  # nats: candidates this close to the k-th best approximate score are re-scored too
 RESAMPLE_BELOW = 0.5  # resample when the ESS falls below this fraction of the particles
-THIN_VARIANCE = 0.02  # thinning adds at most ~this fraction to p(pattern)'s variance (see `thinned_size`)
+THIN_VARIANCE = 0.01  # thinning adds at most ~this fraction to p(pattern)'s variance (see `thinned_size`)
 THIN_FLOOR = 32  # ... keeping at least this many particles,
 THIN_BELOW = 0.5  # ... and cutting them by half or more at a time
 NEGLIGIBLE = 1e-12  # stop once the running particles carry this little next to the items found
@@ -474,9 +474,10 @@ def complete(
         if auto:
             particles = min(particles, budget)
         found = run_smc(model, head_dfa, particles, rng, temperature, end_weight, suffix_ids)
-        if auto and 0 < found.ess < MIN_ESS:
-            wanted = 1000 * math.ceil(particles * MIN_ESS / found.ess / 1000)
-            particles = max(particles, min(AUTO_PARTICLES, wanted, budget))
+        more = 1000 * math.ceil(particles * MIN_ESS / found.ess / 1000) if found.ess > 0 else 0
+        if auto and 0 < found.ess < MIN_ESS and min(AUTO_PARTICLES, more, budget) > particles:
+            # (a rerun as large as the first run, all the budget allowed, would only redo it)
+            particles = min(AUTO_PARTICLES, more, budget)
             found = run_smc(model, head_dfa, particles, rng, temperature, end_weight, suffix_ids)
         method = f"approximate: SMC, {particles:,} particles, effective sample size {found.ess:,.0f}"
     if found.log_z == -np.inf:
