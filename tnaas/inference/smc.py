@@ -321,7 +321,8 @@ def run_smc(
             # particles estimate it well enough (see `thinned_size`). That share is at most
             # the running mass's, and forecast from the recorded mass's decay per level.
             ahead = min(log_run + np.log(end_weight[t + 1 :].max()), _tail_forecast(log_level[: t + 1]))
-            size = thinned_size(n, alive, float(np.exp(ahead - np.logaddexp(log_found, ahead))))
+            share = np.exp(ahead - np.logaddexp(log_found, ahead))  # NaN: nothing found, nothing ahead
+            size = thinned_size(n, alive, float(share) if share >= 0 else 1.0)
             if size < alive or 1.0 / np.sum(weights**2) < RESAMPLE_BELOW * alive:
                 index = _systematic(weights, rng, size)
                 parents[t] = 0  # the slots past `size` are dead from here on (weight 0)
