@@ -7,10 +7,10 @@ the same run, on end-anchored patterns (and a few others, for regressions).
 The old code is tnaas/inference/smc.py and the float32 forward pass of
 tnaas/models/lstm_numpy.py at `--against` (default `OLD_COMMIT`, before the speed-up of the
 SMC's per-step work; 3d7acab is the code before issue 13 part 3), read with `git show`; the
-old SMC runs the old forward pass through `OldForward`, the same fitted weights. Models: `LSTMModel()` defaults
-(hidden 128, random_state 0) on the bundled Pokémon names and sonnets (word level) and, when
-present, makemore's names.txt (32,033 names); `--cache DIR` keeps the fitted models as
-pickles between runs. Each answer is `smc.complete` with the default particle policy, so
+old SMC runs the old forward pass (`OldForward`) on the same fitted weights. Models:
+`LSTMModel()` defaults (hidden 128, random_state 0) on the bundled Pokémon names and sonnets
+(word level) and, when present, makemore's names.txt (32,033 names); `--cache DIR` keeps the
+fitted models as pickles between runs (rebuilt from their weights with today's code). Each answer is `smc.complete` with the default particle policy, so
 the figures are what a user gets: CPU seconds (`time.process_time()`, one BLAS thread, the
 median over seeds, the two implementations interleaved), particles, the ESS reported in
 `method` (median), and p(pattern) (mean).
