@@ -1,12 +1,16 @@
-"""LSTM pattern completion by SMC: the implementation before issue 13 part 3 against the
-current one, in the same run, on end-anchored patterns (and a few others, for regressions).
+"""LSTM pattern completion by SMC: an earlier implementation against the current one, in
+the same run, on end-anchored patterns (and a few others, for regressions).
 
     python benchmarks/bench_smc.py [--names /tmp/names.txt] [--seeds 0 1 2] [--cache DIR]
+        [--against COMMIT] [--only CORPUS ...]
 
-The old code is tnaas/inference/smc.py at commit `OLD_COMMIT`, read with `git show`. Models: `LSTMModel()` defaults
-(hidden 128, random_state 0) on the bundled Pokémon names and sonnets (word level) and, when
-present, makemore's names.txt (32,033 names); `--cache DIR` keeps the fitted models as
-pickles between runs. Each answer is `smc.complete` with the default particle policy, so
+The old code is tnaas/inference/smc.py and the float32 forward pass of
+tnaas/models/lstm_numpy.py at `--against` (default `OLD_COMMIT`, before the speed-up of the
+SMC's per-step work; 3d7acab is the code before issue 13 part 3), read with `git show`; the
+old SMC runs the old forward pass (`OldForward`) on the same fitted weights. Models:
+`LSTMModel()` defaults (hidden 128, random_state 0) on the bundled Pokémon names and sonnets
+(word level) and, when present, makemore's names.txt (32,033 names); `--cache DIR` keeps the
+fitted models as pickles between runs (rebuilt from their weights with today's code). Each answer is `smc.complete` with the default particle policy, so
 the figures are what a user gets: CPU seconds (`time.process_time()`, one BLAS thread, the
 median over seeds, the two implementations interleaved), particles, the ESS reported in
 `method` (median), and p(pattern) (mean).
@@ -32,26 +36,45 @@ import numpy as np
 from tnaas.data.corpus import load_bundled, load_corpus
 from tnaas.inference import smc
 from tnaas.inference.patterns import compile_pattern, parse_pattern
+from tnaas.models import lstm
 from tnaas.models.lstm import LSTMModel
 from tnaas.models.lstm_numpy import one_blas_thread
 
-OLD_COMMIT = "3d7acab"  # smc.py before issue 13 part 3's speed-up
-OLD_SMC = _common.load_old_module("tnaas/inference/smc.py", OLD_COMMIT)
+OLD_COMMIT = "a3bfdf4"  # before the per-step speed-up (float32 head passes, tail thinning)
 
 PATTERNS = {
     "pokemon": ("%ly", "%on", "%ia%", "Pi%"),
     "names": ("%ly", "%ia%", "mo%"),
     "sonnets": ("% thee,", "% love", "Shall %"),
 }
-SPREAD = {"pokemon": ("%ly", "%ia%"), "names": ("%ly",)}
-SPREAD_PARTICLES = 2_000
+SPREAD = {"pokemon": {"%ly": 2_000, "%ia%": 2_000}, "names": {"%ly": 2_000}, "sonnets": {"% thee,": 600}}
+
+
+class OldForward:
+    """`model` with the float32 forward pass (`start_state`, `step`) of an old lstm_numpy."""
+
+    def __init__(self, model: LSTMModel, old_numpy):
+        self._model = model
+        self._forward = old_numpy.Forward(model.weights_, np.float32)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def start_state(self, n: int):
+        return self._forward.start(n)
+
+    def step(self, tokens, state, temperature: float = 1.0):
+        return self._forward.probs(np.asarray(tokens, dtype=np.int64).reshape(-1), state, temperature)
 
 
 def fitted(name: str, names_path: Path, cache: Path | None) -> LSTMModel | None:
     """The default LSTM fitted on corpus `name` (None when names.txt is missing)."""
     if cache is not None and (cache / f"{name}.pkl").exists():
         with open(cache / f"{name}.pkl", "rb") as f:
-            return pickle.load(f)
+            model = pickle.load(f)
+        # rebuilt with today's code: a pickle holds the forward passes of the code that fitted it
+        params = {key: getattr(model, key) for key in lstm.PARAMS if hasattr(model, key)}
+        return LSTMModel.from_weights(params, {key: getattr(model, key) for key in lstm.FACTS}, model.weights_)
     if name == "names":
         if not names_path.exists():
             return None
@@ -76,21 +99,21 @@ def answer(module, model, pattern: str, seed: int) -> tuple[float, float, int, f
     return cpu, result.probability, particles, ess
 
 
-def spread(module, model, pattern: str, seeds: int) -> tuple[float, float, float]:
-    """(mean p(pattern), empirical ESS mean²/variance, mean reported ESS) over `seeds`
-    runs of `SPREAD_PARTICLES` particles, seconds per run."""
+def spread(module, model, pattern: str, seeds: int, particles: int) -> tuple[float, float, float, float]:
+    """(mean p(pattern), empirical ESS mean²/variance, mean reported ESS, CPU seconds per
+    run) over `seeds` runs of `particles` particles."""
     parsed = parse_pattern(pattern, model.token_kind_)
     cap = np.ones(model.max_length_ + 1)
     values, reported = [], []
     started = time.process_time()
     for seed in range(seeds):
         rng = np.random.default_rng(1000 + seed)
-        if module is smc:
-            head, suffix = smc.split_suffix(parsed)
+        if hasattr(module, "split_suffix"):  # the literal suffix read exactly (issue 13 part 3 on)
+            head, suffix = module.split_suffix(parsed)
             ids = [model.vocabulary_.index(t) for t in suffix]
-            found = smc.run_smc(model, compile_pattern(head, model.vocabulary_), SPREAD_PARTICLES, rng, 1.0, cap, ids)
+            found = module.run_smc(model, compile_pattern(head, model.vocabulary_), particles, rng, 1.0, cap, ids)
         else:
-            found = module.run_smc(model, compile_pattern(parsed, model.vocabulary_), SPREAD_PARTICLES, rng, 1.0, cap)
+            found = module.run_smc(model, compile_pattern(parsed, model.vocabulary_), particles, rng, 1.0, cap)
         values.append(float(np.exp(found.log_z)))
         reported.append(found.ess)
     per_run = (time.process_time() - started) / seeds
@@ -104,17 +127,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--spread", type=int, default=20, help="seeds for the ESS check")
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--against", default=OLD_COMMIT, help="the commit of the old code")
+    parser.add_argument("--only", nargs="+", default=list(PATTERNS), choices=list(PATTERNS), help="corpora to run")
     args = parser.parse_args()
+    old_smc = _common.load_old_module("tnaas/inference/smc.py", args.against)
+    old_numpy = _common.load_old_module("tnaas/models/lstm_numpy.py", args.against)
     rows, checks = [], []
     with one_blas_thread():
-        for name, patterns in PATTERNS.items():
+        for name in args.only:
             model = fitted(name, args.names, args.cache)
             if model is None:
                 continue
-            for pattern in patterns:
+            models = {"old": OldForward(model, old_numpy), "new": model}
+            for pattern in PATTERNS[name]:
                 runs = {"old": [], "new": []}
                 for seed in args.seeds:  # interleaved: the machine's load hits both alike
-                    runs["old"].append(answer(OLD_SMC, model, pattern, seed))
+                    runs["old"].append(answer(old_smc, models["old"], pattern, seed))
                     runs["new"].append(answer(smc, model, pattern, seed))
                 old, new = ([statistics.median(r[i] for r in runs[k]) for i in (0, 2, 3)] for k in ("old", "new"))
                 p_old, p_new = (statistics.fmean(r[1] for r in runs[k]) for k in ("old", "new"))
@@ -124,13 +152,16 @@ def main() -> None:
                      f"{new[2]:,.0f}", p_old, p_new]
                 )  # fmt: skip
                 print(rows[-1], flush=True)
-            for pattern in SPREAD.get(name, ()):
-                for label, module in (("old", OLD_SMC), ("new", smc)):
-                    mean, empirical, reported, per_run = spread(module, model, pattern, args.spread)
-                    checks.append([name, f"`{pattern}`", label, mean, f"{empirical:,.0f}", f"{reported:,.0f}", per_run])
+            for pattern, particles in SPREAD.get(name, {}).items():
+                for label, module in (("old", old_smc), ("new", smc)):
+                    mean, empirical, reported, per_run = spread(module, models[label], pattern, args.spread, particles)
+                    checks.append(
+                        [name, f"`{pattern}`", f"{particles:,}", label, mean, f"{empirical:,.0f}", f"{reported:,.0f}", per_run]
+                    )  # fmt: skip
                     print(checks[-1], flush=True)
     body = (
-        f"Default particle policy, seeds {args.seeds} (median CPU seconds and ESS, mean p); one BLAS thread.\n\n"
+        f"Old: commit {args.against}. Default particle policy, seeds {args.seeds} (median CPU seconds "
+        "and ESS, mean p); one BLAS thread.\n\n"
         + _common.table(
             [
                 "corpus",
@@ -147,11 +178,12 @@ def main() -> None:
             ],
             rows,
         )  # fmt: skip
-        + f"\n\n## Is the reported ESS honest?\n\n{SPREAD_PARTICLES:,} particles, {args.spread} seeds: "
-        "p(pattern)'s empirical ESS (mean² / variance) against the mean ESS reported. The "
-        "old ESS counted every recorded item as a draw; the new one counts one particle's "
-        "items between resamplings once.\n\n"
-        + _common.table(["corpus", "pattern", "code", "mean p", "empirical ESS", "reported ESS", "CPU s / run"], checks)
+        + f"\n\n## Is the reported ESS honest?\n\nA fixed number of particles, {args.spread} seeds: "
+        "p(pattern)'s empirical ESS (mean² / variance, itself within about ±30% from this many "
+        "seeds) against the mean ESS reported; the reported one should not be the larger by much.\n\n"
+        + _common.table(
+            ["corpus", "pattern", "particles", "code", "mean p", "empirical ESS", "reported ESS", "CPU s / run"], checks
+        )
     )
     command = "python benchmarks/bench_smc.py " + " ".join(sys.argv[1:])
     _common.write_result("bench_smc", "LSTM SMC completion: old against new", body, command.strip())

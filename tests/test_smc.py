@@ -191,3 +191,66 @@ def test_particles_are_bounded_by_the_memory_their_tables_need(tiny, monkeypatch
         tiny.complete("%cb", particles=301)
     answer = tiny.complete("%cb", top=3, random_state=0)  # automatic: capped, not refused
     assert "SMC, 300 particles" in answer.method
+
+
+class _RowCounter:
+    """A model that counts the network rows its `step` computes."""
+
+    def __init__(self, model):
+        self._model, self.rows = model, 0
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def step(self, tokens, state, temperature=1.0):
+        self.rows += len(tokens)
+        return self._model.step(tokens, state, temperature)
+
+
+def test_thinning_computes_fewer_rows_and_keeps_p_pattern_unbiased(tiny, every_item, monkeypatch):
+    """Thinning the particles (made aggressive here: down to 8 as soon as the forecast
+    allows) cuts the rows the network computes, and the mean p(pattern) of 40 runs stays
+    within 5 standard errors of the exact value: resampling to fewer particles is unbiased."""
+    truth = sum(_truth(every_item, ".*a").values())
+    cap = np.ones(LONGEST + 1)
+    dfa = any_sequence_dfa(len(tiny.vocabulary_))
+    suffix = [tiny.vocabulary_.index("a")]
+
+    def runs(thin_variance):
+        monkeypatch.setattr(smc, "THIN_VARIANCE", thin_variance)
+        counter, estimates = _RowCounter(tiny), []
+        for seed in range(40):
+            found = smc.run_smc(counter, dfa, 300, np.random.default_rng(seed), 1.0, cap, suffix)
+            estimates.append(math.exp(found.log_z))
+        return counter.rows, np.array(estimates)
+
+    monkeypatch.setattr(smc, "THIN_FLOOR", 8)
+    plain_rows, plain = runs(1e-300)  # never thins
+    thin_rows, thin = runs(1e6)
+    assert thin_rows < 0.7 * plain_rows
+    for estimates in (plain, thin):
+        assert abs(estimates.mean() - truth) < 5 * estimates.std(ddof=1) / math.sqrt(len(estimates))
+
+
+def test_thinned_size_and_tail_forecast():
+    assert smc.thinned_size(1000, 1000, 1.0) == 1000  # everything still to find: keep all
+    share = math.sqrt(0.3 * smc.THIN_VARIANCE)  # thin to about 300
+    assert smc.thinned_size(1000, 1000, share) == math.ceil(share**2 * 1000 / smc.THIN_VARIANCE)
+    assert smc.thinned_size(1000, 1000, 1e-6) == smc.THIN_FLOOR
+    assert smc.thinned_size(1000, 40, 1e-6) == 40  # not cut by half or more: unchanged
+    assert smc.thinned_size(1000, 20, 1e-6) == 20  # below the floor: unchanged
+    levels = np.log([0.5, 0.25, 0.125])  # a geometric tail 1/16 + 1/32 + ... = 1/8 follows
+    assert math.exp(smc._tail_forecast(levels)) == pytest.approx(0.125)
+    assert math.exp(smc._tail_forecast(np.log([0.4, 0.3, 0.2]))) == pytest.approx(0.2 * 3)  # ratio 3/4
+    assert smc._tail_forecast(np.log([0.2, 0.1, 0.3])) == np.inf  # rising: no forecast
+    assert smc._tail_forecast(np.array([-np.inf, -1.0, -2.0])) == np.inf
+
+
+def test_no_rerun_when_the_budget_allows_no_more_particles(tiny, monkeypatch):
+    """A first run below `MIN_ESS` is rerun with more particles, never with as many again."""
+    monkeypatch.setattr(smc, "TABLE_BUDGET_BYTES", 300 * smc.BYTES_PER_CELL * (len(tiny.vocabulary_) + 1))
+    calls = []
+    run_smc = smc.run_smc
+    monkeypatch.setattr(smc, "run_smc", lambda *args, **kwargs: calls.append(args[2]) or run_smc(*args, **kwargs))
+    answer = tiny.complete("%cb", top=3, random_state=0)  # ESS <= 300 < MIN_ESS, and 300 is the cap
+    assert calls == [300] and "SMC, 300 particles" in answer.method

@@ -36,6 +36,7 @@ WEIGHT_SHAPES = {
 }
 SCORE_BATCH = 2_048  # items per batch when scoring
 SCORE_ELEMENTS = 4_000_000  # at most this many logits per step of a batch (32 MB in float64)
+EXP_SAFE = 64.0  # |logits| below this: exp neither overflows nor underflows float32 (e^±87), sums of 1e5 terms neither
 
 
 _controller = None  # threadpoolctl's, found once
@@ -126,6 +127,13 @@ class Forward:
     def advance(self, tokens: np.ndarray, state) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Read one input id per run (int (n,), `begin` = BEGIN); returns (logits (n, V + 1),
         END last, -inf for END right after BEGIN; the new state)."""
+        h, c = self._cell(tokens, state)
+        logits = h @ self.head + self.head_bias
+        logits[tokens == self.begin, self.begin] = -np.inf
+        return logits, (h, c)
+
+    def _cell(self, tokens: np.ndarray, state) -> tuple[np.ndarray, np.ndarray]:
+        """The LSTM cell: the state (h, c) after reading `tokens` (int (n,)) in `state`."""
         h, c = state
         size = self.hidden
         gates = self.input_gates[tokens]
@@ -137,9 +145,7 @@ class Forward:
         i, f, g, o = (gates[:, k * size : (k + 1) * size] for k in range(4))
         c = f * c + i * g
         h = o * np.tanh(c)
-        logits = h @ self.head + self.head_bias
-        logits[tokens == self.begin, self.begin] = -np.inf
-        return logits, (h, c)
+        return h, c
 
     def run(self, ids: np.ndarray) -> np.ndarray:
         """Logits (rows, len + 1, V + 1) after BEGIN and after each token of `ids` (int (rows, len))."""
@@ -187,13 +193,40 @@ class Forward:
 
     def probs(self, tokens: np.ndarray, state, temperature: float = 1.0):
         """`advance`, then the softmax of logits / `temperature`: (probabilities (n, V + 1)
-        in this dtype, END last; the new state)."""
-        logits, state = self.advance(tokens, state)
-        logits /= temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(axis=1, keepdims=True)
-        return logits, state
+        in this dtype, END last; the new state).
+
+        The temperature is folded into the head's weights, and the row maxima are
+        subtracted only when the logits could overflow `exp`: |logit| <= |head column|_1 +
+        |bias| since |h| <= 1, so below `EXP_SAFE` the exponentials stay within float32's
+        range (a softmax is unchanged by the shift). Three passes over the table, not six."""
+        h, c = self._cell(tokens, state)
+        head, bias, bound = self._tempered_head(temperature)
+        table = h @ head
+        table += bias
+        table[tokens == self.begin, self.begin] = -np.inf
+        if bound > EXP_SAFE:
+            table -= table.max(axis=1, keepdims=True)
+        np.exp(table, out=table)
+        table /= table.sum(axis=1, keepdims=True)
+        return table, (h, c)
+
+    def _tempered_head(self, temperature: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """(head / temperature (H, V + 1), bias / temperature, the largest |logit| they can
+        give), kept for the last temperature asked."""
+        cached = self.__dict__.get("_tempered")
+        if cached is None or cached[0] != temperature:
+            bound = float(np.max(np.abs(self.head).sum(axis=0) + np.abs(self.head_bias), initial=0.0))
+            if temperature == 1.0:
+                head, bias = self.head, self.head_bias
+            else:
+                scale = self.dtype.type(1.0 / temperature)
+                head, bias = self.head * scale, self.head_bias * scale
+            cached = self._tempered = (temperature, head, bias, bound / temperature)
+        return cached[1:]
+
+    def __getstate__(self) -> dict:
+        """Pickled without the tempered-head cache (rebuilt on first use)."""
+        return {key: value for key, value in self.__dict__.items() if key != "_tempered"}
 
 
 def _logsumexp(logits: np.ndarray) -> np.ndarray:
