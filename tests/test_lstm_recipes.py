@@ -145,3 +145,38 @@ def test_the_average_forgets_the_initial_weights_on_a_small_corpus():
     _, kept = trained(averaged)
     assert nll(raw) < nll(initial) - 0.3  # training got somewhere
     assert nll(kept) < nll(initial) - 0.5 * (nll(initial) - nll(raw))
+
+
+def test_the_moving_average_follows_its_warmed_up_decay():
+    # Weights set by hand before each update: the average must be the formula's, in place
+    # in its own copy, with the network itself untouched.
+    net = lstm_train.network(torch, 3, 4)
+    average = lstm_train.MovingAverage(torch, net, decay=0.3)
+    assert average.module is not net
+    expected = None
+    for n, value in enumerate([1.0, 3.0, 0.0, 2.0, -1.0, 5.0]):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.fill_(value)
+        average.update()
+        rate = min(0.3, (1 + n) / (10 + n))
+        expected = value if n == 0 else rate * expected + (1 - rate) * value
+        for kept, current in zip(average.module.parameters(), net.parameters(), strict=True):
+            np.testing.assert_allclose(kept.detach().numpy(), expected, rtol=1e-6)
+            assert float(current.detach().flatten()[0]) == value
+    assert average.updates == 6 and rate == 0.3  # the decay caps the warm-up after a few updates
+
+
+def test_fused_adam_trains_the_same_network_with_other_rounding():
+    # The flag reaches the optimiser: same seed, bits differ, the networks barely do.
+    ids = [np.array(["abc".index(t) for t in item], dtype=np.int64) for item in TINY.items]
+
+    def weights(fused):
+        recipe = lstm_train.Recipe(fused_adam=fused)
+        return lstm_train.train(torch, ids, 3, 8, 3, np.random.default_rng(0), None, recipe)[0]
+
+    loop, fused = weights(False), weights(True)
+    assert any(not np.array_equal(loop[name], fused[name]) for name in loop)
+    for name in loop:
+        np.testing.assert_allclose(loop[name], fused[name], rtol=0, atol=1e-4)
+    assert lstm_train.RECIPES["long"].fused_adam and not lstm_train.RECIPES["standard"].fused_adam

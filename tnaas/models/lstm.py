@@ -43,7 +43,7 @@ class LSTMModel(SequenceModel):
 
     `recipe` names how it is trained (`lstm_train.RECIPES`): "standard" (quick: dropout
     0.1, 3 epochs of patience) or "long" (more dropout, a moving average of the weights,
-    more patience: better scores on large corpora, for more epochs). Training is
+    more patience: better scores on large corpora, e.g. 256 units over 13 epochs). Training is
     reproducible for a given `random_state` (int seed; None draws a fresh one) and leaves
     torch's global random state untouched. Inference is the same numpy pass either way.
     """
