@@ -27,6 +27,7 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
+from tnaas.inference.backoff_budget import BUILD_COST, MAX_BACKOFF_WORK, PASSES, WorkBudget, estimate_lattice_work
 from tnaas.inference.backoff_flow import KeyIndex, band_width, bands, exact_log_pull, log_add, unique_inverse
 from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
@@ -34,6 +35,9 @@ from tnaas.inference.patterns import PatternDFA
 
 MAX_BACKOFF_ENTRIES = 12_000_000  # stored frontier nodes + cells (~24 bytes each: ~300 MB)
 MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 bytes each); beyond, rebuilt
+
+
+_ADVICE = "use fewer unknown positions (`*`/`%`), a shorter pattern, or a smaller state size"
 
 
 def _logsumexp(x: np.ndarray) -> float:
@@ -57,6 +61,7 @@ class BackoffLattice:
         backward: bool = True,
         log_end_weight: np.ndarray | None = None,
         structure: BackoffStructure | None = None,
+        max_work: int = MAX_BACKOFF_WORK,
     ):
         if log_end_weight is None:
             if end_weight is None:
@@ -87,7 +92,15 @@ class BackoffLattice:
         self._known_ids: dict[int, tuple[np.ndarray, int]] = {}  # id(array): (the array, its number)
         self._indexes: dict[int, KeyIndex] = {}
         self._index_cells = 0
+        # work units (`backoff_budget`), all charged in the forward pass: each step for every
+        # pass that will go through it, and the rebuilds of the steps not kept
+        self.passes = PASSES if backward else 1
+        self.budget = WorkBudget(max_work, _ADVICE)
+        self.estimated_work = estimate_lattice_work(self.structure, dfa, self.max_length, MAX_KEPT_POOL, self.passes)
+        self.budget.charge(0, self.estimated_work)  # refused before any step when surely too large
+        self._counting = True
         self._forward(max_entries)
+        self._counting = False
         self._end_log_mass = np.full(self.max_length + 1, -np.inf)
         for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
             ends = self._ends[t]  # (only the nodes that may end: the rest are -inf)
@@ -126,6 +139,7 @@ class BackoffLattice:
             step = self._step_of(t, keys)
             self.log_end.append(step.log_end + self.log_end_weight[t])
             self._ends.append(step.ends)
+            self.budget.charge(self.passes * step.work())
             parts = []  # (shift, kept cell indices, their linear values) per band
             for shift, idx in bands(log_alpha, self.width):
                 if isinstance(idx, slice):  # (every node in this band)
@@ -167,6 +181,10 @@ class BackoffLattice:
             # frontier its nodes, so refuse now rather than after the work
             least = len(keys) + max(len(kept) for _, kept, _ in parts) / 3 if parts else len(keys)
             ahead = least * (self.max_length - t - 1) + len(keys)
+            if len(parts) > 1:  # (each further band is one more pass through the step)
+                self.budget.charge(self.passes * step.work() * (len(parts) - 1))
+            if saturated:  # every remaining step is this one again
+                self.budget.charge(0, self.passes * step.work() * (self.max_length - t - 1))
             if stored > max_entries or (saturated and stored + ahead > max_entries):
                 raise TnaasError(
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
@@ -230,7 +248,10 @@ class BackoffLattice:
             found = self._last_step[1]
         if found is None:
             found = Step(self.structure, self.dfa, *np.divmod(keys, self.structure.n))
-            if self._kept + found.size() <= MAX_KEPT_POOL:
+            kept = self._kept + found.size() <= MAX_KEPT_POOL
+            if self._counting:  # (a step not kept is built again by each later pass)
+                self.budget.charge(BUILD_COST * found.work() * (1 if kept else self.passes))
+            if kept:
                 self._kept += found.size()
                 self._steps[number] = found
             self._last_step = (number, found)

@@ -18,6 +18,7 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
+from tnaas.inference.backoff_budget import BUILD_COST, MAX_BACKOFF_WORK, PASSES, WorkBudget
 from tnaas.inference.backoff_flow import (
     KeyIndex,
     band_width,
@@ -40,10 +41,18 @@ class BackoffAllPaths:
     `BackoffStructure` (looked up when None).
     """
 
-    def __init__(self, automaton, max_length: int, structure: BackoffStructure | None = None):
+    def __init__(
+        self, automaton, max_length: int, structure: BackoffStructure | None = None, max_work: int = MAX_BACKOFF_WORK
+    ):
         self.structure = structure or backoff_structure(automaton)
         if self.structure is None:
             raise TnaasError("these passes need an untempered Kneser-Ney model")
+        # known up front (`backoff_budget`): a step over every state for each length, in the
+        # forward pass, the backward one and its checkpointed recomputation, plus building
+        # the steps (one per frontier while the forward one grows, about k + 1, and the full one)
+        self.budget = WorkBudget(max_work, "choose shorter lengths (or natural ones), or a smaller state size")
+        step = self.structure.step_work()
+        self.budget.charge(step * (PASSES * int(max_length) + BUILD_COST * (self.structure.k + 2)))
         self.automaton = automaton
         self.max_length = int(max_length)
         self.dfa = any_sequence_dfa(self.structure.V)

@@ -117,6 +117,12 @@ class Step:
         terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
         return 2 * terms + len(self.cells) + (0 if self.pool is None else self.pool.size() + 4 * self.pool_size)
 
+    def work(self) -> int:
+        """Terms one pass through this step touches (pool nodes, entry, root, direct and
+        negative terms, cells): the unit of the engines' work budgets (`backoff_budget`)."""
+        terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
+        return int(terms + self.pool_size + len(self.cells))
+
     def forward(self, S: BackoffStructure, dfa: PatternDFA, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(indices into `cells`, exact cell values float64 > 0) from the frontier's linear
         masses `a` (float64 (f,)), as `forward_band`."""
