@@ -40,6 +40,41 @@ MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 byte
 _ADVICE = "use fewer unknown positions (`*`/`%`), a shorter pattern, or a smaller state size"
 
 
+def _log(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(x)
+
+
+class LogView:
+    """Per-t float64 arrays read as natural logs (`view[t]`), kept as logs or as (linear
+    values, log scale) pairs; `sentinel`: the linear values end with one extra entry (0,
+    "absent"), left out when read. `take(t, index)` reads only some entries (index -1:
+    absent, -inf)."""
+
+    def __init__(self, items: list, sentinel: bool = False):
+        self.items, self.sentinel = items, sentinel
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        item = self.items[t]
+        if isinstance(item, tuple):
+            values, shift = item
+            return _log(values[:-1] if self.sentinel else values) + shift
+        return item
+
+    def __iter__(self):
+        return (self[t] for t in range(len(self)))
+
+    def take(self, t: int, index: np.ndarray) -> np.ndarray:
+        """log values at `index` (int64, any shape; -1 reads -inf)."""
+        item = self.items[t]
+        if isinstance(item, tuple) and self.sentinel:
+            return _log(item[0][index]) + item[1]
+        return np.r_[self[t], -np.inf][index]
+
+
 def _logsumexp(x: np.ndarray) -> float:
     return log_dot(np.asarray(x, dtype=np.float64), np.zeros(len(x)))
 
@@ -76,7 +111,9 @@ class BackoffLattice:
         self.max_length = len(self.log_end_weight) - 1
         self.width = band_width(self.structure)
         self.keys: list[np.ndarray] = []  # q * n + s of each node, ascending, per t
-        self.log_alpha: list[np.ndarray] = []
+        # α per t: (linear values, log scale) while one magnitude band holds it, else logs
+        self._alpha: list = []
+        self.log_alpha = LogView(self._alpha)  # read as logs
         self.log_end: list[np.ndarray] = []
         self._ends: list = []  # per t, the nodes whose log_end is finite (index array or slice)
         self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
@@ -98,13 +135,10 @@ class BackoffLattice:
         self.budget = WorkBudget(max_work, _ADVICE)
         self.estimated_work = estimate_lattice_work(self.structure, dfa, self.max_length, MAX_KEPT_POOL, self.passes)
         self.budget.charge(0, self.estimated_work)  # refused before any step when surely too large
+        self._end_log_mass = np.full(self.max_length + 1, -np.inf)
         self._counting = True
         self._forward(max_entries)
         self._counting = False
-        self._end_log_mass = np.full(self.max_length + 1, -np.inf)
-        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
-            ends = self._ends[t]  # (only the nodes that may end: the rest are -inf)
-            self._end_log_mass[t] = log_dot(a[ends], e[ends])
         self.log_z = _logsumexp(self._end_log_mass[: len(self.log_alpha)])
         if backward and self.log_z > -np.inf:
             self._backward()
@@ -122,32 +156,38 @@ class BackoffLattice:
     def _forward(self, max_entries: int) -> None:
         S, dfa = self.structure, self.dfa
         keys = np.array([S.begin], dtype=np.int64)  # DFA state 0, the BEGIN state
-        log_alpha = np.zeros(1)
+        alpha = (np.ones(1), 0.0)  # (linear values, log scale), or log α when too wide for one band
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
         stored = 0
         for t in range(self.max_length + 1):
             if len(keys) == 0:
                 break
             self.keys.append(keys)
-            self.log_alpha.append(log_alpha)
+            self._alpha.append(alpha)
             stored += len(keys)
+            weight = self.log_end_weight[t]
             if t == self.max_length:
                 q, s = np.divmod(keys, S.n)
-                self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
+                self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + weight)
                 self._ends.append(np.flatnonzero(self.log_end[-1] > -np.inf))
+                self._end_log_mass[t] = self._end_mass(t, S.end[s] * dfa.accepting[q], weight)
                 break
             step = self._step_of(t, keys)
-            self.log_end.append(step.log_end + self.log_end_weight[t])
+            self.log_end.append(step.log_end + weight)
             self._ends.append(step.ends)
+            self._end_log_mass[t] = self._end_mass(t, step.end, weight)
             self.budget.charge(self.passes * step.work())
             parts = []  # (shift, kept cell indices, their linear values) per band
-            for shift, idx in bands(log_alpha, self.width):
-                if isinstance(idx, slice):  # (every node in this band)
-                    a = np.exp(log_alpha - shift)
-                else:
-                    a = np.zeros(len(keys))
-                    a[idx] = np.exp(log_alpha[idx] - shift)
-                parts.append((shift, *step.forward(S, dfa, a)))
+            if isinstance(alpha, tuple):  # already one band, linear: no exp
+                parts.append((alpha[1], *step.forward(S, dfa, alpha[0])))
+            else:
+                for shift, idx in bands(alpha, self.width):
+                    if isinstance(idx, slice):  # (every node in this band)
+                        a = np.exp(alpha - shift)
+                    else:
+                        a = np.zeros(len(keys))
+                        a[idx] = np.exp(alpha[idx] - shift)
+                    parts.append((shift, *step.forward(S, dfa, a)))
             shared = False  # a single band whose kept cells are the step's cached ones
             if len(parts) == 1:
                 shift, kept, value = parts[0]
@@ -167,7 +207,6 @@ class BackoffLattice:
                     )
                     step.kept_cells = cached
                 _, cell_keys, cell_token, groups = cached
-                cell_log = np.log(value) + shift
             else:
                 cell_keys = np.concatenate([step.cell_next[kept] for _, kept, _ in parts])
                 cell_token = np.concatenate([step.cell_token[kept] for _, kept, _ in parts])
@@ -192,20 +231,46 @@ class BackoffLattice:
                 )
             if len(parts) == 1 and step.next_increasing:
                 # one band, one cell per next node (a `%` after a while): the sums are the cells
-                keys, dst, log_alpha = cell_keys, self._arange(len(cell_keys)), cell_log
+                keys, dst = cell_keys, self._arange(len(cell_keys))
+                alpha = self._scaled(value, shift)
+                cell = alpha if isinstance(alpha, tuple) else (value, shift)  # (shared when it can be)
             elif len(parts) == 1:  # one band: positive linear sums, no cancellation, no underflow
                 if groups is None:  # (the grouping of these cells, computed once per step)
                     groups = unique_inverse(cell_keys, len(dfa.delta) * S.n)
                     step.kept_cells = (*step.kept_cells[:3], groups)
                 keys, dst = groups
-                log_alpha = np.log(np.bincount(dst, weights=value, minlength=len(keys))) + shift
+                alpha = self._scaled(np.bincount(dst, weights=value, minlength=len(keys)), shift)
+                cell = (value, shift)
             else:
                 keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
-                log_alpha = log_group_sum(dst, cell_log, len(keys))
+                alpha = log_group_sum(dst, cell_log, len(keys))
+                cell = cell_log
             keys = self._frontier_keys[self._frontier_id(keys)]  # equal frontiers: one array
-            self.cells.append((dst, cell_token, cell_log))
-        self.cells = self.cells[: len(self.log_alpha) - 1]
+            self.cells.append((dst, cell_token, cell))
+        self.cells = self.cells[: len(self._alpha) - 1]
         self.entries = stored  # what `max_entries` bounds (nodes, and cells; shared cells as 1/3)
+
+    def _scaled(self, value: np.ndarray, shift: float):
+        """Positive linear sums `value` at log scale `shift` as the next (linear values, log
+        scale), normalised to a largest value of 1, when they fit one magnitude band; else
+        as logs (the band-by-band path then takes over)."""
+        top, low = float(value.max()), float(value.min())
+        if low > 0 and np.log(top) - np.log(low) <= self.width:
+            return value / top, shift + float(np.log(top))
+        with np.errstate(divide="ignore"):
+            return np.log(value) + shift
+
+    def _end_mass(self, t: int, end: np.ndarray, weight: float) -> float:
+        """log Σ α_t(node) p(END | node) [node accepting] times exp(weight), from the linear
+        p(END) times acceptance `end` (float64 (f,)) (a dot product when α_t is linear)."""
+        alpha = self._alpha[t]
+        if weight == -np.inf:
+            return -np.inf
+        if isinstance(alpha, tuple):
+            total = float(np.einsum("i,i", alpha[0], end))  # (np.dot: BLAS threads, several times slower here)
+            return float(np.log(total)) + alpha[1] + weight if total > 0 else -np.inf
+        ends = self._ends[t]  # (only the nodes that may end: the rest are -inf)
+        return log_dot(alpha[ends], self.log_end[t][ends])
 
     def _arange(self, m: int) -> np.ndarray:
         """A read-only view of 0..m-1 (int64), shared between steps."""
@@ -311,17 +376,27 @@ class BackoffLattice:
 
     # ---------------------------------------------------------------- backward pass
     def _backward(self) -> None:
-        """log_beta[t][node] = log p(a matching finish | node after t tokens)."""
+        """β_t(node) = p(a matching finish | node after t tokens), per t: (linear values with
+        a last 0 for "absent", log scale) while one magnitude band holds it, else logs;
+        `log_beta[t]` reads them as logs."""
         S, dfa = self.structure, self.dfa
-        horizon = len(self.log_alpha) - 1
-        self.log_beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
-        self.log_beta[horizon] = self.log_end[horizon]
+        horizon = len(self._alpha) - 1
+        self._beta: list = [None] * (horizon + 1)
+        self.log_beta = LogView(self._beta, sentinel=True)
+        self._beta[horizon] = self._beta_form(self.log_end[horizon])
         for t in range(horizon - 1, -1, -1):
+            step = self.step(t)
+            lookup = self.cell_lookup(t, step)
+            following = self._beta[t + 1]
+            if isinstance(following, tuple):  # one band, linear: no exp, no log
+                value, bad = step.backward(following[0][lookup])
+                found = None if bad.any() else self._linear_beta(t, step, value, following[1])
+                if found is not None:
+                    self._beta[t] = found
+                    continue
             next_keys, log_next = self.keys[t + 1], self.log_beta[t + 1]
             inflow = None
             bad = np.zeros(len(self.keys[t]), dtype=bool)
-            step = self.step(t)
-            lookup = self.cell_lookup(t, step)
             for shift, idx in bands(log_next, self.width):
                 b = np.zeros(len(next_keys) + 1)  # the last: absent, weight 0
                 if isinstance(idx, slice):  # (every node in this band)
@@ -342,7 +417,42 @@ class BackoffLattice:
                 inflow = log_add(self.log_end[t], inflow)
             elif len(ends):
                 inflow[ends] = log_add(self.log_end[t][ends], inflow[ends])
-            self.log_beta[t] = inflow
+            self._beta[t] = self._beta_form(inflow)
+
+    def _linear_beta(self, t: int, step: Step, value: np.ndarray, shift: float):
+        """β_t as (linear values + a last 0, log scale) from the pulled linear sums `value`
+        (scale `shift`) plus the end terms, or None when they do not fit one band (then the
+        band-by-band path in logs redoes the step)."""
+        weight = self.log_end_weight[t]
+        total = value
+        if weight > -np.inf and len(self._ends[t]):
+            lift = weight - shift  # the end terms' factor at this scale
+            if not -self.width < lift < self.width:
+                return None
+            total = value + step.end * np.exp(lift)  # (p(END) >= min_prob: no underflow)
+        top = float(total.max()) if len(total) else 0.0
+        if top <= 0:
+            return None
+        low = float(np.min(total, where=total > 0, initial=np.inf))
+        if np.log(top) - np.log(low) > self.width:
+            return None
+        out = np.empty(len(total) + 1)
+        np.divide(total, top, out=out[:-1])
+        out[-1] = 0.0
+        return out, shift + float(np.log(top))
+
+    def _beta_form(self, log_beta: np.ndarray):
+        """log β_t as (linear values + a last 0, log scale) when one band holds its finite
+        entries, else as it is."""
+        finite = log_beta > -np.inf
+        if not finite.any():
+            return log_beta
+        top = float(log_beta[finite].max())
+        if top - float(log_beta[finite].min()) > self.width:
+            return log_beta
+        out = np.zeros(len(log_beta) + 1)
+        np.exp(log_beta - top, out=out[:-1])
+        return out, top
 
     def end_log_mass(self) -> np.ndarray:
         """log p(the item matches and has length t), t = 0..max_length (float64)."""
@@ -361,8 +471,23 @@ class BackoffLattice:
         if self.log_z == -np.inf:
             raise TnaasError("no item matches the pattern: there is no posterior")
         out = []
-        for t, (dst, token, log_mass) in enumerate(self.cells):
-            weight = np.exp(log_mass + self.log_beta[t + 1][dst] - self.log_z)
+        for t, (dst, token, cell) in enumerate(self.cells):
+            following = self._beta[t + 1]
+            weight = None
+            if isinstance(cell, tuple) and isinstance(following, tuple):
+                value, shift = cell
+                lift = shift + following[1] - self.log_z
+                if lift < 700:  # (exp(lift) finite)
+                    beta = following[0][dst]
+                    product = value * beta
+                    weight = product * np.exp(lift)
+                    # a product below the normal doubles lost digits: redo those in logs
+                    small = np.flatnonzero((product < 1e-290) & (value > 0) & (beta > 0))
+                    if len(small):
+                        weight[small] = np.exp(np.log(value[small]) + np.log(beta[small]) + lift)
+            if weight is None:
+                log_mass = cell if not isinstance(cell, tuple) else _log(cell[0]) + cell[1]
+                weight = np.exp(log_mass + self.log_beta[t + 1][dst] - self.log_z)
             weights = np.bincount(token, weights=weight, minlength=self.structure.V)
             ids = np.flatnonzero(weights > 0)
             out.append((ids, weights[ids]))

@@ -36,6 +36,13 @@ def _options(lat, t: int, nodes: np.ndarray):
     return safe_log(probs), nxt
 
 
+def _take(log_beta, t: int, index: np.ndarray) -> np.ndarray:
+    """log_beta[t] at `index` (-1: absent, -inf), without reading the rest when it can."""
+    if hasattr(log_beta, "take"):
+        return log_beta.take(t, index)
+    return np.r_[log_beta[t], -np.inf][index]
+
+
 def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
     """`n` exact draws of token-id sequences from p(item | pattern) (module docstring)."""
     if lat.log_z == -np.inf:
@@ -52,7 +59,7 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         if len(active) == 0:
             break
         unique, inverse = np.unique(node[active], return_inverse=True)
-        log_here = lat.log_beta[t][unique]  # finite: only nodes with a finish are reached
+        log_here = _take(lat.log_beta, t, unique)  # finite: only nodes with a finish are reached
         log_stop = lat.log_end[t][unique] - log_here
         picked_token = np.full(len(active), -1)
         picked_node = np.zeros(len(active), dtype=np.int64)
@@ -62,8 +69,7 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
             draws = np.flatnonzero((inverse >= lo) & (inverse < lo + len(rows)))
             if t < len(lat.cells):  # (the last step has no tokens left)
                 log_p, nxt = _options(lat, t, unique[rows])
-                log_beta_next = np.r_[lat.log_beta[t + 1], -np.inf]
-                log_w = log_p + log_beta_next[nxt] - log_here[rows, None]
+                log_w = log_p + _take(lat.log_beta, t + 1, nxt) - log_here[rows, None]
             else:
                 log_w = np.full((len(rows), V), -np.inf)
                 nxt = np.full((len(rows), V), -1)

@@ -65,9 +65,13 @@ class Step:
             up = np.where(up >= 0, self.rank[np.maximum(up, 0)], -1)
             gamma = pool._gamma[self.perm]
             bounds = np.searchsorted(pool.order[self.perm], np.arange(S.k + 2))
-            for lo, hi in zip(bounds[1:-1], bounds[2:]):  # orders 1..k, lowest first
+            self._sweep = []  # per order, lowest first: (slice, its parents' slice, parents within it, gamma . )
+            for j, (lo, hi) in enumerate(zip(bounds[1:-1], bounds[2:])):  # orders 1..k
                 if hi > lo:
                     self.levels.append((slice(int(lo), int(hi)), up[lo:hi], gamma[lo:hi]))
+                    # a parent has the order below (a suffix one token shorter): one slice
+                    plo, phi = int(bounds[j]), int(bounds[j + 1])
+                    self._sweep.append((slice(int(lo), int(hi)), slice(plo, phi), up[lo:hi] - plo, gamma[lo:hi]))
             self.gamma = gamma
             (owner, entry, qq), (roots, rq, rw) = pool.entries(S, dfa)
             owner = self.rank[owner]
@@ -97,6 +101,11 @@ class Step:
         cuts = np.cumsum([len(self.ent_owner), len(self.root_owner), len(self.dir_node)])
         self.ent_cell, self.root_cell, self.dir_cell, self.neg_cell = np.split(inverse, cuts)
         self.pos_cell = inverse[: cuts[-1]]
+        # the positive terms as one gather from [pool masses, frontier masses]
+        self.pos_source = np.concatenate([self.ent_owner, self.root_owner, self.pool_size + self.dir_node])
+        self.pos_coef = np.concatenate([self.ent_coef, self.root_coef, self.dir_coef])
+        self.neg_coef = self.neg_gamma * self.neg_pp
+        self.zero_cells = None  # cells exactly 0 whenever every node has mass (`forward`)
         self.cell_next = next_frontier(S, dfa, self.cells)
         self.cell_token = S.last[self.cells % n]
         # distinct next nodes in the cells' order: any kept subset is a sorted frontier as it is
@@ -105,7 +114,8 @@ class Step:
         if len(self.pooled_at) == len(q):
             self.pooled_at = slice(None)  # (a view, not a copy)
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
-        self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
+        self.end = S.end[s] * dfa.accepting[q]  # p(END) where accepting, linear (without the length weight)
+        self.log_end = safe_log(S.end[s]) + log_accepting[q]
         self.ends = np.flatnonzero(self.log_end > -np.inf)  # the nodes that may end here
         self._log_coefs = None
         # (kept cell indices, their next keys, tokens, (next frontier, each one's index there)
@@ -127,30 +137,42 @@ class Step:
         """(indices into `cells`, exact cell values float64 > 0) from the frontier's linear
         masses `a` (float64 (f,)), as `forward_band`."""
         alpha = mass = None
-        parts, neg = [], np.zeros(0)
+        neg = np.zeros(0)
         if self.pool is not None:
             alpha, mass = self._masses(a[self.pooled_at])
-            parts += [mass[self.ent_owner] * self.ent_coef, mass[self.root_owner] * self.root_coef]
-            neg = mass[self.neg_owner] * self.neg_gamma * self.neg_pp
-        parts.append(a[self.dir_node] * self.dir_coef)
+            source = np.concatenate([mass, a]) if len(self.dir_node) else mass
+            neg = mass[self.neg_owner] * self.neg_coef
+        else:
+            source = np.concatenate([np.zeros(0), a])
         c = len(self.cells)
-        P = np.bincount(self.pos_cell, weights=np.concatenate(parts), minlength=c)
+        P = np.bincount(self.pos_cell, weights=source[self.pos_source] * self.pos_coef, minlength=c)
         N = np.bincount(self.neg_cell, weights=neg, minlength=c)
+        # every node carrying mass (no band split it): the cells that cancel to 0 are the same
+        # every time (their exact value is a sum of positive terms over the support), so only
+        # the first such pass recomputes them
+        full = len(a) > 0 and bool(a.min() > 0)
+        if full and self.zero_cells is not None:
+            P[self.zero_cells] = 0.0
+            N[self.zero_cells] = 0.0
         value = P - N
         guard = np.flatnonzero((value <= flow.GUARD * P) & ((P > 0) | (N > 0)))
         if len(guard):
             in_pool = (None, None) if alpha is None else (alpha[self.rank], mass[self.rank])  # (pool order)
             value[guard] = _exact_cells(S, self.pool, *in_pool, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa)
+            if full and self.zero_cells is None:
+                self.zero_cells = guard[value[guard] == 0]
         keep = np.flatnonzero(value > 0)
         return keep, value[keep]
 
     def _masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`Pool.masses` with the levels' gathers done once."""
+        """`Pool.masses` with the levels' gathers done once, each order's sums added into
+        its parents' slice only."""
         size = self.pool_size
-        alpha = np.bincount(self.frontier, weights=a, minlength=size)
+        alpha = np.zeros(size)
+        alpha[self.frontier] = a  # (frontier nodes are distinct pool nodes)
         mass = alpha.copy()
-        for sel, up, gamma in self.levels[::-1]:  # children before parents
-            mass += np.bincount(up, weights=mass[sel] * gamma, minlength=size)
+        for sel, parents, up, gamma in self._sweep[::-1]:  # children before parents
+            mass[parents] += np.bincount(up, weights=mass[sel] * gamma, minlength=parents.stop - parents.start)
         return alpha, mass
 
     def backward(self, b_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
