@@ -192,10 +192,12 @@ class BackoffLattice:
             if len(parts) == 1:
                 shift, kept, value = parts[0]
                 cached = step.kept_cells
-                shared = (
-                    cached is not None
-                    and len(cached[0]) == len(kept)
-                    and (len(kept) == len(step.cells) or np.array_equal(cached[0], kept))
+                shared = cached is not None and (
+                    cached[0] is kept
+                    or (
+                        len(cached[0]) == len(kept)
+                        and (len(kept) == len(step.cells) or np.array_equal(cached[0], kept))
+                    )
                 )
                 if not shared:
                     every = len(kept) == len(step.cells)  # (then no gathers: the step's arrays)

@@ -106,6 +106,8 @@ class Step:
         self.pos_coef = np.concatenate([self.ent_coef, self.root_coef, self.dir_coef])
         self.neg_coef = self.neg_gamma * self.neg_pp
         self.zero_cells = None  # cells exactly 0 whenever every node has mass (`forward`)
+        self._kept_full = None  # the positive cells then (index array, or every cell: a slice)
+        self._all_cells = None
         self.cell_next = next_frontier(S, dfa, self.cells)
         self.cell_token = S.last[self.cells % n]
         # distinct next nodes in the cells' order: any kept subset is a sorted frontier as it is
@@ -155,13 +157,23 @@ class Step:
             P[self.zero_cells] = 0.0
             N[self.zero_cells] = 0.0
         value = P - N
-        guard = np.flatnonzero((value <= flow.GUARD * P) & ((P > 0) | (N > 0)))
+        guard = np.flatnonzero(value <= flow.GUARD * P)  # (then the few with no terms at all left out)
+        guard = guard[(P[guard] > 0) | (N[guard] > 0)]
         if len(guard):
             in_pool = (None, None) if alpha is None else (alpha[self.rank], mass[self.rank])  # (pool order)
             value[guard] = _exact_cells(S, self.pool, *in_pool, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa)
-            if full and self.zero_cells is None:
-                self.zero_cells = guard[value[guard] == 0]
-        keep = np.flatnonzero(value > 0)
+        if full and self.zero_cells is None:
+            self.zero_cells = guard[value[guard] == 0]
+        if full and self._kept_full is not None:  # (the same support: the same positive cells)
+            keep = self._kept_full
+        else:
+            keep = np.flatnonzero(value > 0)
+            if full and self.zero_cells is not None:
+                self._kept_full = keep if len(keep) < len(value) else slice(None)
+        if isinstance(keep, slice):
+            if self._all_cells is None:
+                self._all_cells = np.arange(len(value))
+            return self._all_cells, value
         return keep, value[keep]
 
     def _masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
