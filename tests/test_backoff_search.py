@@ -83,3 +83,20 @@ def test_top_matches_brute_force():
     best = sorted(posterior.items(), key=lambda kv: -kv[1])[:6]
     got, _ = new.top(6)
     np.testing.assert_allclose([p for _, p in got], [p for _, p in best], rtol=1e-9)
+
+
+def test_bounds_through_a_saturated_frontier_equal_the_full_recursion():
+    import tnaas.inference.backoff_search as search
+
+    m = model("pokemon", 3)
+    lat = BackoffLattice(m.automaton_, compile_pattern(parse_pattern("%a%", m.token_kind_), m.vocabulary_), np.ones(31))
+    bound = search.upper_bounds(lat)
+    full = [None] * 31
+    full[30] = lat.log_end[30]
+    for t in range(29, -1, -1):  # every step applied, none taken as converged
+        step = lat.step(t)
+        full[t] = step.bound(lat.structure, np.r_[full[t + 1], -np.inf][lat.cell_lookup(t, step)], lat.log_end[t])
+    shared = [t for t in range(29) if bound[t] is bound[t + 1]]
+    assert len(shared) > 5  # (the shortcut was taken)
+    for t in range(31):
+        np.testing.assert_array_equal(bound[t], full[t])

@@ -95,10 +95,21 @@ def upper_bounds(lat) -> list[np.ndarray]:
     horizon = len(lat.log_alpha) - 1
     out = [np.zeros(0)] * (horizon + 1)
     out[horizon] = lat.log_end[horizon]
+    # Through a run of equal frontiers (a saturated `%`) with equal end weights the step is
+    # one map, applied again and again; the bounds grow (finishing earlier stays allowed)
+    # until one application changes nothing, and from there on every bound is that one
+    frontier = [lat._frontier_id(keys) for keys in lat.keys]
+    weight = lat.log_end_weight
+    converged = False
     for t in range(horizon - 1, -1, -1):
+        same = t + 2 <= horizon and frontier[t] == frontier[t + 1] == frontier[t + 2] and weight[t] == weight[t + 1]
+        if same and converged:
+            out[t] = out[t + 1]
+            continue
         step = lat.step(t)
         log_u = np.r_[out[t + 1], -np.inf]  # the last: absent
         out[t] = step.bound(S, log_u[lat.cell_lookup(t, step)], lat.log_end[t])
+        converged = same and np.array_equal(out[t], out[t + 1])
     return out
 
 
