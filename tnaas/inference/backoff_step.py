@@ -220,8 +220,7 @@ class Step:
         if self._log_coefs is None:
 
             def runs(owner):
-                starts = _group_starts(owner)
-                return starts, owner[starts]
+                return _runs(owner)
 
             self._log_coefs = (
                 safe_log(S.prob[self.ent_entry]),
@@ -249,11 +248,35 @@ def _group_starts(owner: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
 
 
-def _group_max(groups: tuple[np.ndarray, np.ndarray], values: np.ndarray, size: int) -> np.ndarray:
-    """max of `values` per owner, -inf where none (float64 (size,)); `groups` = (the runs'
-    starts in the ascending owners, their owners) (`_group_starts`)."""
+MAX_LAYERS = 64  # runs up to this long: a max per rank layer; longer: `reduceat`
+
+
+def _runs(owner: np.ndarray):
+    """How `_group_max` takes a max per run of equal ascending `owner` values: ("layers",
+    [(term indices, their owners)] per rank within the runs) when the runs are short (a
+    scatter per layer, each owner once: ~2x faster than `reduceat` over many tiny runs),
+    else ("reduceat", run starts, their owners)."""
+    starts = _group_starts(owner)
+    lengths = np.diff(np.r_[starts, len(owner)])
+    if len(starts) and lengths.max() <= MAX_LAYERS:
+        rank = np.arange(len(owner)) - np.repeat(starts, lengths)
+        order = np.argsort(rank, kind="stable")
+        cuts = np.searchsorted(rank[order], np.arange(int(lengths.max()) + 1))
+        return "layers", [(order[lo:hi], owner[order[lo:hi]]) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    return "reduceat", starts, owner[starts] if len(starts) else starts
+
+
+def _group_max(groups: tuple, values: np.ndarray, size: int) -> np.ndarray:
+    """max of `values` per owner, -inf where none (float64 (size,)); `groups` from `_runs`."""
     out = np.full(size, -np.inf)
-    starts, owners = groups
+    if groups[0] == "layers":
+        layers = groups[1]
+        index, owners = layers[0]
+        out[owners] = values[index]
+        for index, owners in layers[1:]:
+            out[owners] = np.maximum(out[owners], values[index])
+        return out
+    _, starts, owners = groups
     if len(starts):
         out[owners] = np.maximum.reduceat(values, starts)
     return out
