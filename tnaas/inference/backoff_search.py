@@ -32,8 +32,14 @@ def _options(lat, t: int, nodes: np.ndarray):
     q, s = np.divmod(lat.keys[t][nodes], S.n)
     probs, dsts = S.dense_rows(s)
     nq = dfa.delta[q[:, None], dfa.token_class[None, :]]
-    nxt = lat.key_index(t + 1).find(np.where(nq >= 0, nq * S.n + dsts, -1))
-    return safe_log(probs), nxt
+    query = np.where(nq >= 0, nq * S.n + dsts, -1)
+    # a few nodes' options: a binary search in the sorted keys (a `KeyIndex` table over
+    # DFA states x KN states would cost far more to build than these lookups)
+    keys = lat.keys[t + 1]
+    if len(keys) == 0:
+        return safe_log(probs), np.full(query.shape, -1)
+    at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return safe_log(probs), np.where(keys[at] == query, at, -1)
 
 
 def _take(log_beta, t: int, index: np.ndarray) -> np.ndarray:
