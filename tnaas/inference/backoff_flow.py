@@ -117,25 +117,51 @@ class Pool:
 
     def __init__(self, S: BackoffStructure, q: np.ndarray, s: np.ndarray, a: np.ndarray | None = None):
         n = S.n
-        levels = [q * n + s]
-        cur = s
-        while len(cur) and (cur > 0).any():
-            keep = cur > 0
-            cur, q = S.parent[cur[keep]], q[keep]
-            levels.append(q * n + cur)
-        span = (int(levels[0].max()) // n + 1) * n if len(levels[0]) else 1
-        self.keys, inverse = unique_inverse(np.concatenate(levels), span)
-        self.q, self.s = np.divmod(self.keys, n)
-        nonroot = self.s > 0
-        self.up = np.full(len(self.keys), -1)
-        self.up[nonroot] = KeyIndex(self.keys, span).find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
+        front = q * n + s
+        span = (int(front.max()) // n + 1) * n if len(front) else 1
+        if len(front) and span <= 8 * len(front) + (1 << 22):
+            self._marked(S, front, span)
+        else:
+            levels = [front]
+            cur = s
+            while len(cur) and (cur > 0).any():
+                keep = cur > 0
+                cur, q = S.parent[cur[keep]], q[keep]
+                levels.append(q * n + cur)
+            self.keys, inverse = unique_inverse(np.concatenate(levels), span)
+            self.q, self.s = np.divmod(self.keys, n)
+            nonroot = self.s > 0
+            self.up = np.full(len(self.keys), -1)
+            self.up[nonroot] = KeyIndex(self.keys, span).find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
+            self.frontier = inverse[: len(front)]  # each frontier node's pool index
         self.order = S.order[self.s]
-        self.frontier = inverse[: len(levels[0])]  # each frontier node's pool index
         self.levels = [np.flatnonzero(self.order == j) for j in range(S.k + 1)]
         self._gamma = S.gamma[self.s]
         self._entries = None
         if a is not None:
             self.alpha, self.mass = self.masses(a)
+
+    def _marked(self, S: BackoffStructure, front: np.ndarray, span: int) -> None:
+        """`keys`, `q`, `s`, `up`, `frontier` by marking (q, suffix) keys in a table over
+        `span`: each level adds only the suffixes not marked yet (most are frontier nodes
+        themselves), and the table's running count numbers the keys."""
+        n = S.n
+        present = np.zeros(span, dtype=bool)
+        present[front] = True
+        cur = front
+        while len(cur):
+            q, s = np.divmod(cur, n)
+            inner = s > 0
+            up = q[inner] * n + S.parent[s[inner]]
+            cur = up[~present[up]]  # (a new suffix of several nodes repeats: harmless)
+            present[cur] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        self.keys = np.flatnonzero(present)
+        self.q, self.s = np.divmod(self.keys, n)
+        nonroot = self.s > 0
+        self.up = np.full(len(self.keys), -1)
+        self.up[nonroot] = rank[self.q[nonroot] * n + S.parent[self.s[nonroot]]]
+        self.frontier = rank[front]
 
     def size(self) -> int:
         """Stored pool nodes plus cached entries (what keeping this pool costs)."""
