@@ -14,10 +14,14 @@ posteriors. Sampling and the k-best search expand the few nodes they visit dense
 (`backoff_search`).
 
 All weights are natural logs; each step is computed in linear bands (see `backoff_flow`),
-so nothing is lost however small. Memory is bounded by `max_entries` stored frontier
-nodes and cells (a cell whose next node and token are shared counts a third): beyond it a
-`TnaasError` says what to change, as soon as the frontier saturates when the remaining
-steps are sure to exceed it.
+so nothing is lost however small. α and β of a step are kept as (linear values, one log
+scale) while a single band holds them (the usual case: no exp or log per node and step),
+else as logs, band by band; `log_alpha` / `log_beta` read either as logs (`LogView`).
+Memory is bounded by `max_entries` stored frontier nodes and cells (a cell whose next
+node and token are shared counts a third), work by `max_work` units
+(`backoff_budget`: estimated up front from the structure, then counted as the forward
+pass goes, for all three passes): beyond either a `TnaasError` says what to change, up
+front or as soon as the frontier saturates when the remaining steps are sure to exceed it.
 """
 
 from __future__ import annotations

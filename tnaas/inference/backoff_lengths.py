@@ -9,6 +9,8 @@ p(T | λ) p(λ) (dense rows only for the few states draws sit at). Same interfac
 same distribution as `AllPaths`. Memory: one compiled step over every state (its terms,
 about the trie's entries) plus backward messages kept every sqrt(horizon) steps
 (checkpoints; `MAX_MESSAGE_CELLS`), each stretch between them recomputed when read.
+Work is known up front from the structure's sizes (`backoff_budget`): a request over
+`MAX_BACKOFF_WORK` units is refused before any step.
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ frontier node), coefficient and output cell (one sorted `cells` array over every
 pattern allows). A band is then a few gathers and `bincount`s, forward (cells from masses),
 backward (owners from cell weights) and for the A* bounds (max instead of sum).
 
-The arithmetic is the same, term for term and in the same order, as `forward_band` /
-`backward_band` (terms of zero mass add an exact 0.0), so the answers are bit-identical,
-and so is the exactness argument (cancellation guard, exact recomputation).
+The terms are `forward_band` / `backward_band`'s (terms of zero mass add an exact 0.0),
+with γ(g) p(w | g') one precomputed coefficient (so equal to ~1e-16 relative, not bit for
+bit), and so is the exactness argument (cancellation guard, exact recomputation). When
+every frontier node carries mass, the cells that cancel to exactly 0 depend on the
+support alone: they are recomputed the first time and remembered (`zero_cells`).
 """
 
 from __future__ import annotations
