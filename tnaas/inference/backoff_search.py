@@ -8,7 +8,9 @@ the next frontier by key. k-best: A* over prefixes with an admissible heuristic 
 upper bound on the best finish from each node computed over the pooled structure (each
 frontier's compiled `backoff_step.Step`, max instead of sum) with exclusions ignored
 (each state's bound is the max of its entries' exact terms and γ times its parent's
-bound, which can only over-estimate). A popped node's children are sorted
+bound, which can only over-estimate; through a saturated `%` the recursion stops changing
+after a few steps, and from there one bound array serves every step). A popped node's
+children are sorted
 once and pushed lazily (best first, each pop of a child pushes its next sibling), so a
 pop costs O(V log V), not V heap pushes.
 """
