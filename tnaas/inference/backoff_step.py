@@ -58,7 +58,7 @@ class Step:
             pool = self.pool
             # pool nodes renumbered by (order, key): each order's nodes are one slice, so the
             # bottom-up and top-down sweeps index ranges, not scattered nodes
-            self.perm = np.argsort(pool.order, kind="stable")  # new index -> pool index
+            self.perm = np.concatenate(pool.levels)  # new index -> pool index (orders ascending)
             self.rank = np.empty_like(self.perm)
             self.rank[self.perm] = np.arange(len(self.perm))
             self.pool_size = len(self.perm)
@@ -75,11 +75,20 @@ class Step:
                     plo, phi = int(bounds[j]), int(bounds[j + 1])
                     self._sweep.append((slice(int(lo), int(hi)), slice(plo, phi), up[lo:hi] - plo, gamma[lo:hi]))
             self.gamma = gamma
-            (owner, entry, qq), (roots, rq, rw) = pool.entries(S, dfa)
-            owner = self.rank[owner]
-            by_owner = np.argsort(owner, kind="stable")  # (each owner's entries stay in order)
-            owner, entry, qq = owner[by_owner], entry[by_owner], qq[by_owner]
-            roots = self.rank[roots]  # (order 0 comes first: still ascending)
+            # the entries the pattern allows, owner by owner in the new order (`Pool.entries`'
+            # terms, each owner's in token order, without sorting them into it)
+            states, dfa_q = pool.s[self.perm], pool.q[self.perm]
+            roots = np.arange(len(pool.levels[0]))  # (order 0 comes first)
+            inner = np.arange(len(roots), self.pool_size)
+            owner, entry = S.entries_of(states[inner])
+            owner = inner[owner]
+            qq = dfa_q[owner]
+            ok = dfa.delta[qq, dfa.token_class[S.token[entry]]] >= 0
+            owner, entry, qq = owner[ok], entry[ok], qq[ok]
+            rq = np.repeat(dfa_q[roots], S.V)
+            rw = np.tile(np.arange(S.V), len(roots))
+            rok = dfa.delta[rq, dfa.token_class[rw]] >= 0
+            roots, rq, rw = np.repeat(roots, S.V)[rok], rq[rok], rw[rok]
             diff = S.diff[entry]
             self.ent_owner, self.ent_entry = owner, entry
             self.ent_coef = np.where(diff, S.prob[entry], S.weight[entry])
@@ -201,7 +210,8 @@ class Step:
             D = np.bincount(self.ent_owner, weights=self.ent_coef * b_cell[self.ent_cell], minlength=size)
             C = np.bincount(self.neg_owner, weights=self.neg_pp * b_cell[self.neg_cell], minlength=size)
             BP, BN = np.zeros(size), np.zeros(size)
-            BP += np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=size)
+            r = len(self.pool.levels[0])  # (the roots: the first nodes)
+            BP[:r] = np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=r)
             for sel, up, g in self.levels:  # parents before children
                 BP[sel] = D[sel] + g * BP[up]
                 BN[sel] = g * (C[sel] + BN[up])
@@ -262,7 +272,7 @@ def _runs(owner: np.ndarray):
     lengths = np.diff(np.r_[starts, len(owner)])
     if len(starts) and lengths.max() <= MAX_LAYERS:
         rank = np.arange(len(owner)) - np.repeat(starts, lengths)
-        order = np.argsort(rank, kind="stable")
+        order = np.argsort(rank.astype(np.uint8), kind="stable")  # (small integers: a radix sort)
         cuts = np.searchsorted(rank[order], np.arange(int(lengths.max()) + 1))
         return "layers", [(order[lo:hi], owner[order[lo:hi]]) for lo, hi in zip(cuts[:-1], cuts[1:])]
     return "reduceat", starts, owner[starts] if len(starts) else starts
