@@ -32,7 +32,19 @@ from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
 from tnaas.inference.backoff_budget import BUILD_COST, MAX_BACKOFF_WORK, PASSES, WorkBudget, estimate_lattice_work
-from tnaas.inference.backoff_flow import KeyIndex, band_width, bands, exact_log_pull, log_add, unique_inverse
+from tnaas.inference.backoff_flow import (
+    KeyIndex,
+    band_width,
+    bands,
+    exact_log_pull,
+    log_add,
+    log_scaled,
+    read_logs,
+    scaled,
+    take_logs,
+    unique_inverse,
+    with_ends,
+)
 from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
@@ -44,16 +56,11 @@ MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 byte
 _ADVICE = "use fewer unknown positions (`*`/`%`), a shorter pattern, or a smaller state size"
 
 
-def _log(x: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.log(x)
-
-
 class LogView:
     """Per-t float64 arrays read as natural logs (`view[t]`), kept as logs or as (linear
-    values, log scale) pairs; `sentinel`: the linear values end with one extra entry (0,
-    "absent"), left out when read. `take(t, index)` reads only some entries (index -1:
-    absent, -inf)."""
+    values, log scale) pairs (`backoff_flow.scaled`); `sentinel`: the linear values end
+    with one extra entry (0, "absent"), left out when read. `take(t, index)` reads only
+    some entries (index -1: absent, -inf)."""
 
     def __init__(self, items: list, sentinel: bool = False):
         self.items, self.sentinel = items, sentinel
@@ -62,21 +69,14 @@ class LogView:
         return len(self.items)
 
     def __getitem__(self, t: int) -> np.ndarray:
-        item = self.items[t]
-        if isinstance(item, tuple):
-            values, shift = item
-            return _log(values[:-1] if self.sentinel else values) + shift
-        return item
+        return read_logs(self.items[t], self.sentinel)
 
     def __iter__(self):
         return (self[t] for t in range(len(self)))
 
     def take(self, t: int, index: np.ndarray) -> np.ndarray:
         """log values at `index` (int64, any shape; -1 reads -inf)."""
-        item = self.items[t]
-        if isinstance(item, tuple) and self.sentinel:
-            return _log(item[0][index]) + item[1]
-        return np.r_[self[t], -np.inf][index]
+        return take_logs(self.items[t], index, self.sentinel)
 
 
 def _logsumexp(x: np.ndarray) -> float:
@@ -238,14 +238,14 @@ class BackoffLattice:
             if len(parts) == 1 and step.next_increasing:
                 # one band, one cell per next node (a `%` after a while): the sums are the cells
                 keys, dst = cell_keys, self._arange(len(cell_keys))
-                alpha = self._scaled(value, shift)
+                alpha = scaled(value, shift, self.width)
                 cell = alpha if isinstance(alpha, tuple) else (value, shift)  # (shared when it can be)
             elif len(parts) == 1:  # one band: positive linear sums, no cancellation, no underflow
                 if groups is None:  # (the grouping of these cells, computed once per step)
                     groups = unique_inverse(cell_keys, len(dfa.delta) * S.n)
                     step.kept_cells = (*step.kept_cells[:3], groups)
                 keys, dst = groups
-                alpha = self._scaled(np.bincount(dst, weights=value, minlength=len(keys)), shift)
+                alpha = scaled(np.bincount(dst, weights=value, minlength=len(keys)), shift, self.width)
                 cell = (value, shift)
             else:
                 keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
@@ -255,16 +255,6 @@ class BackoffLattice:
             self.cells.append((dst, cell_token, cell))
         self.cells = self.cells[: len(self._alpha) - 1]
         self.entries = stored  # what `max_entries` bounds (nodes, and cells; shared cells as 1/3)
-
-    def _scaled(self, value: np.ndarray, shift: float):
-        """Positive linear sums `value` at log scale `shift` as the next (linear values, log
-        scale), normalised to a largest value of 1, when they fit one magnitude band; else
-        as logs (the band-by-band path then takes over)."""
-        top, low = float(value.max()), float(value.min())
-        if low > 0 and np.log(top) - np.log(low) <= self.width:
-            return value / top, shift + float(np.log(top))
-        with np.errstate(divide="ignore"):
-            return np.log(value) + shift
 
     def _end_mass(self, t: int, end: np.ndarray, weight: float) -> float:
         """log Σ α_t(node) p(END | node) [node accepting] times exp(weight), from the linear
@@ -389,14 +379,15 @@ class BackoffLattice:
         horizon = len(self._alpha) - 1
         self._beta: list = [None] * (horizon + 1)
         self.log_beta = LogView(self._beta, sentinel=True)
-        self._beta[horizon] = self._beta_form(self.log_end[horizon])
+        self._beta[horizon] = log_scaled(self.log_end[horizon], self.width, sentinel=True)
         for t in range(horizon - 1, -1, -1):
             step = self.step(t)
             lookup = self.cell_lookup(t, step)
             following = self._beta[t + 1]
             if isinstance(following, tuple):  # one band, linear: no exp, no log
                 value, bad = step.backward(following[0][lookup])
-                found = None if bad.any() else self._linear_beta(t, step, value, following[1])
+                end = step.end if len(self._ends[t]) else None
+                found = None if bad.any() else with_ends(value, following[1], end, self.log_end_weight[t], self.width)
                 if found is not None:
                     self._beta[t] = found
                     continue
@@ -423,42 +414,7 @@ class BackoffLattice:
                 inflow = log_add(self.log_end[t], inflow)
             elif len(ends):
                 inflow[ends] = log_add(self.log_end[t][ends], inflow[ends])
-            self._beta[t] = self._beta_form(inflow)
-
-    def _linear_beta(self, t: int, step: Step, value: np.ndarray, shift: float):
-        """β_t as (linear values + a last 0, log scale) from the pulled linear sums `value`
-        (scale `shift`) plus the end terms, or None when they do not fit one band (then the
-        band-by-band path in logs redoes the step)."""
-        weight = self.log_end_weight[t]
-        total = value
-        if weight > -np.inf and len(self._ends[t]):
-            lift = weight - shift  # the end terms' factor at this scale
-            if not -self.width < lift < self.width:
-                return None
-            total = value + step.end * np.exp(lift)  # (p(END) >= min_prob: no underflow)
-        top = float(total.max()) if len(total) else 0.0
-        if top <= 0:
-            return None
-        low = float(np.min(total, where=total > 0, initial=np.inf))
-        if np.log(top) - np.log(low) > self.width:
-            return None
-        out = np.empty(len(total) + 1)
-        np.divide(total, top, out=out[:-1])
-        out[-1] = 0.0
-        return out, shift + float(np.log(top))
-
-    def _beta_form(self, log_beta: np.ndarray):
-        """log β_t as (linear values + a last 0, log scale) when one band holds its finite
-        entries, else as it is."""
-        finite = log_beta > -np.inf
-        if not finite.any():
-            return log_beta
-        top = float(log_beta[finite].max())
-        if top - float(log_beta[finite].min()) > self.width:
-            return log_beta
-        out = np.zeros(len(log_beta) + 1)
-        np.exp(log_beta - top, out=out[:-1])
-        return out, top
+            self._beta[t] = log_scaled(inflow, self.width, sentinel=True)
 
     def end_log_mass(self) -> np.ndarray:
         """log p(the item matches and has length t), t = 0..max_length (float64)."""
@@ -492,7 +448,7 @@ class BackoffLattice:
                     if len(small):
                         weight[small] = np.exp(np.log(value[small]) + np.log(beta[small]) + lift)
             if weight is None:
-                log_mass = cell if not isinstance(cell, tuple) else _log(cell[0]) + cell[1]
+                log_mass = read_logs(cell)
                 weight = np.exp(log_mass + self.log_beta[t + 1][dst] - self.log_z)
             weights = np.bincount(token, weights=weight, minlength=self.structure.V)
             ids = np.flatnonzero(weights > 0)
