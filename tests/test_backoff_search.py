@@ -100,3 +100,16 @@ def test_bounds_through_a_saturated_frontier_equal_the_full_recursion():
     assert len(shared) > 5  # (the shortcut was taken)
     for t in range(31):
         np.testing.assert_array_equal(bound[t], full[t])
+
+
+def test_one_dense_row_is_the_batch_row_bit_for_bit():
+    from tnaas.inference.backoff import backoff_structure
+
+    S = backoff_structure(model("pokemon", 3).automaton_)
+    states = np.r_[np.random.default_rng(0).integers(1, S.n, 200), 0]
+    probs, dsts = S.dense_rows(states)
+    for i, s in enumerate(states):
+        p, d = S.dense_rows(np.array([s]))
+        np.testing.assert_array_equal(p[0], probs[i])
+        np.testing.assert_array_equal(d[0], dsts[i])
+    np.testing.assert_allclose(probs.sum(axis=1) + S.end[states], 1.0, rtol=1e-12)

@@ -199,6 +199,8 @@ class BackoffStructure:
         """
         states = np.asarray(states, dtype=np.int64)
         m = len(states)
+        if m == 1 and int(states[0]) != self.begin:
+            return self._dense_row(int(states[0]))
         probs = np.tile(self.root_prob, (m, 1))
         dsts = np.tile(self.root_dst, (m, 1))
         chain = [states]
@@ -217,6 +219,22 @@ class BackoffStructure:
             probs[begin] = self.begin_prob
             dsts[begin] = self.begin_dst
         return probs, dsts
+
+    def _dense_row(self, state: int) -> tuple[np.ndarray, np.ndarray]:
+        """`dense_rows` of one state (not BEGIN), the same arithmetic in the same order,
+        with each level's entries as one slice (the A* search asks one node at a time)."""
+        chain = []
+        while state > 0:
+            chain.append(state)
+            state = int(self.parent[state])
+        probs, dsts = self.root_prob.copy(), self.root_dst.copy()
+        for node in reversed(chain):  # the order-1 suffix first
+            probs *= self.gamma[node]
+            lo, hi = self.start[node], self.start[node + 1]
+            w = self.token[lo:hi]
+            probs[w] += self.weight[lo:hi]
+            dsts[w] = self.dst[lo:hi]
+        return probs[None, :], dsts[None, :]
 
 
 def backoff_structure(automaton) -> BackoffStructure | None:
