@@ -79,6 +79,26 @@ class LogView:
         return take_logs(self.items[t], index, self.sentinel)
 
 
+class EndView:
+    """log p(END | node) [accepting] plus the length weight of t, read as `log_end[t]`
+    (float64 (f,)): kept as (the step's array, the weight), so equal frontiers share one
+    array, and read as that very array when the weight is 0 (natural lengths; do not
+    write into what it gives)."""
+
+    def __init__(self):
+        self.items: list[tuple[np.ndarray, float]] = []
+
+    def append(self, base: np.ndarray, weight: float) -> None:
+        self.items.append((base, float(weight)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        base, weight = self.items[t]
+        return base if weight == 0.0 else base + weight
+
+
 def _logsumexp(x: np.ndarray) -> float:
     return log_dot(np.asarray(x, dtype=np.float64), np.zeros(len(x)))
 
@@ -118,9 +138,10 @@ class BackoffLattice:
         # α per t: (linear values, log scale) while one magnitude band holds it, else logs
         self._alpha: list = []
         self.log_alpha = LogView(self._alpha)  # read as logs
-        self.log_end: list[np.ndarray] = []
+        # log p(END) [accepting] + the length weight per t, made when read (`EndView`)
+        self.log_end = EndView()
         self._ends: list = []  # per t, the nodes whose log_end is finite (index array or slice)
-        self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
+        self.cells: list[tuple] = []  # (next node, token, mass: (linear, log scale) or logs) per step
         self.frontier_ids: list[int] = []  # which distinct frontier the nodes after t tokens are
         self._frontiers: dict = {}
         self._frontier_keys: list[np.ndarray] = []
@@ -143,6 +164,8 @@ class BackoffLattice:
         self._counting = True
         self._forward(max_entries)
         self._counting = False
+        for step in self._steps.values():  # (the later passes need less of each step)
+            step.release_forward()
         self.log_z = _logsumexp(self._end_log_mass[: len(self.log_alpha)])
         if backward and self.log_z > -np.inf:
             self._backward()
@@ -172,12 +195,12 @@ class BackoffLattice:
             weight = self.log_end_weight[t]
             if t == self.max_length:
                 q, s = np.divmod(keys, S.n)
-                self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + weight)
+                self.log_end.append(safe_log(S.end[s]) + log_accepting[q], weight)
                 self._ends.append(np.flatnonzero(self.log_end[-1] > -np.inf))
                 self._end_log_mass[t] = self._end_mass(t, S.end[s] * dfa.accepting[q], weight)
                 break
             step = self._step_of(t, keys)
-            self.log_end.append(step.log_end + weight)
+            self.log_end.append(step.log_end, weight)  # (a saturated frontier's steps: one array)
             self._ends.append(step.ends)
             self._end_log_mass[t] = self._end_mass(t, step.end, weight)
             self.budget.charge(self.passes * step.work())
@@ -252,6 +275,8 @@ class BackoffLattice:
                 alpha = log_group_sum(dst, cell_log, len(keys))
                 cell = cell_log
             keys = self._frontier_keys[self._frontier_id(keys)]  # equal frontiers: one array
+            if self._frontier_id(keys) != self.frontier_ids[t]:  # (a step left behind: the later
+                step.release_forward()  # passes need less of it; rebuilt if its frontier comes back)
             self.cells.append((dst, cell_token, cell))
         self.cells = self.cells[: len(self._alpha) - 1]
         self.entries = stored  # what `max_entries` bounds (nodes, and cells; shared cells as 1/3)
@@ -307,6 +332,9 @@ class BackoffLattice:
         found = self._steps.get(number)
         if found is None and self._last_step[0] == number:
             found = self._last_step[1]
+        if found is not None and self._counting and found.released:  # (a frontier seen again)
+            self._steps.pop(number, None)  # (its share of `MAX_KEPT_POOL` stays counted)
+            found = None
         if found is None:
             found = Step(self.structure, self.dfa, *np.divmod(keys, self.structure.n))
             kept = self._kept + found.size() <= MAX_KEPT_POOL

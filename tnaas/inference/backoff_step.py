@@ -46,14 +46,14 @@ class Step:
 
     def __init__(self, S: BackoffStructure, dfa: PatternDFA, q: np.ndarray, s: np.ndarray):
         n = S.n
-        self.q, self.s = q, s
+        self.q, self.s, self.f = q, s, len(q)
         self.pooled = _split(S, dfa, q, s)
         self.pool = Pool(S, q[self.pooled], s[self.pooled]) if self.pooled.any() else None
         keys, neg_keys = [], []
         empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
         self.ent_owner = self.ent_entry = self.root_owner = self.neg_owner = empty_i
         self.ent_coef = self.root_coef = self.neg_gamma = self.neg_pp = empty_f
-        self.pool_size, self.frontier, self.levels = 0, empty_i, []
+        self.pool_size, self.frontier, self.levels, self._roots = 0, empty_i, [], 0
         if self.pool is not None:
             pool = self.pool
             # pool nodes renumbered by (order, key): each order's nodes are one slice, so the
@@ -79,6 +79,7 @@ class Step:
             # terms, each owner's in token order, without sorting them into it)
             states, dfa_q = pool.s[self.perm], pool.q[self.perm]
             roots = np.arange(len(pool.levels[0]))  # (order 0 comes first)
+            self._roots = len(roots)
             inner = np.arange(len(roots), self.pool_size)
             owner, entry = S.entries_of(states[inner])
             owner = inner[owner]
@@ -117,6 +118,7 @@ class Step:
         self.pos_coef = np.concatenate([self.ent_coef, self.root_coef, self.dir_coef])
         self.neg_coef = self.neg_gamma * self.neg_pp
         self.zero_cells = None  # cells exactly 0 whenever every node has mass (`forward`)
+        self.released = False
         self._kept_full = None  # the positive cells then (index array, or every cell: a slice)
         self._all_cells = None
         self.cell_next = next_frontier(S, dfa, self.cells)
@@ -138,7 +140,17 @@ class Step:
     def size(self) -> int:
         """Stored terms, pool nodes and cells (what keeping this step costs, in entries)."""
         terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
-        return 2 * terms + len(self.cells) + (0 if self.pool is None else self.pool.size() + 4 * self.pool_size)
+        pool = 0 if self.pool is None else self.pool.size() + 4 * self.pool_size
+        return 2 * terms + len(self.cells) + (pool if not self.released else 4 * self.pool_size)
+
+    def release_forward(self) -> None:
+        """Drop what only `forward` reads (the pool, its renumbering, the nodes' states, the
+        positive terms' gathers and the cached supports): `backward` and `bound` keep
+        working, `forward` no longer does."""
+        self.pool = self.perm = self.rank = self._sweep = self.q = self.s = None
+        self.pos_source = self.pos_coef = self.neg_coef = None
+        self.zero_cells = self._kept_full = self._all_cells = None
+        self.released = True
 
     def work(self) -> int:
         """Terms one pass through this step touches (pool nodes, entry, root, direct and
@@ -149,6 +161,8 @@ class Step:
     def forward(self, S: BackoffStructure, dfa: PatternDFA, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(indices into `cells`, exact cell values float64 > 0) from the frontier's linear
         masses `a` (float64 (f,)), as `forward_band`."""
+        if self.released:
+            raise RuntimeError("this step's forward arrays were released (`release_forward`)")
         alpha = mass = None
         neg = np.zeros(0)
         if self.pool is not None:
@@ -202,15 +216,14 @@ class Step:
         """Σ_w p(w | s) b(next node) per frontier node (float64 (f,)) and the bool mask of
         pooled nodes whose value cancelled, from linear weights per cell `b_cell` (c,), as
         `backward_band`."""
-        out = np.zeros(len(self.q))
-        bad = np.zeros(len(self.q), dtype=bool)
-        pool = self.pool
-        if pool is not None:
+        out = np.zeros(self.f)
+        bad = np.zeros(self.f, dtype=bool)
+        if self.pool_size:
             size = self.pool_size
             D = np.bincount(self.ent_owner, weights=self.ent_coef * b_cell[self.ent_cell], minlength=size)
             C = np.bincount(self.neg_owner, weights=self.neg_pp * b_cell[self.neg_cell], minlength=size)
             BP, BN = np.zeros(size), np.zeros(size)
-            r = len(self.pool.levels[0])  # (the roots: the first nodes)
+            r = self._roots  # (the roots: the first nodes)
             BP[:r] = np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=r)
             for sel, up, g in self.levels:  # parents before children
                 BP[sel] = D[sel] + g * BP[up]
@@ -221,14 +234,13 @@ class Step:
             out[self.pooled_at] = np.maximum(value, 0.0)
             bad[self.pooled_at] = (top > 0) & (value <= flow.GUARD * top)
         if len(self.dir_node):
-            out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=len(self.q))
+            out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=self.f)
         return out, bad
 
     def bound(self, S: BackoffStructure, log_u_cell: np.ndarray, log_end: np.ndarray) -> np.ndarray:
         """max(log_end, max over options of log p(w | s) + log U(next node)) per frontier
         node, with pooled states' exclusions ignored (an upper bound; `backoff_search`)."""
         best = log_end.copy()
-        pool = self.pool
         if self._log_coefs is None:
 
             def runs(owner):
@@ -242,7 +254,7 @@ class Step:
                 (runs(self.ent_owner), runs(self.root_owner), runs(self.dir_node)),
             )
         log_ent, log_root, log_dir, log_gammas, (ent_runs, root_runs, dir_runs) = self._log_coefs
-        if pool is not None:
+        if self.pool_size:
             size = self.pool_size
             own = _group_max(ent_runs, log_ent + log_u_cell[self.ent_cell], size)
             bound = _group_max(root_runs, log_root + log_u_cell[self.root_cell], size)
