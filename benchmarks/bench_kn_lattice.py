@@ -1,8 +1,11 @@
-"""Kneser-Ney completion and length control: the explicit lattice (today's) vs the backoff lattice.
+"""Kneser-Ney completion and length control: the explicit lattice vs the backoff lattice,
+before and after the speed work of the `knspeed` branch.
 
 Each query runs in a fresh interpreter (so peak memory is its own) with a time cap; the
-old engine is the explicit `Lattice`/`AllPaths` (forced by hiding the backoff structure).
-Reports CPU ms of the query (model fitted before timing) and the process's peak RSS.
+old engine is the explicit `Lattice`/`AllPaths` (forced by hiding the backoff structure),
+"before" the backoff engine as it was at commit `BEFORE` (its `tnaas` tree from git, first
+on the path), "new" the working tree's. Reports CPU ms of the query (model fitted before
+timing) and the process's peak RSS; the three engines run query by query, interleaved.
 
     python benchmarks/bench_kn_lattice.py            # writes benchmarks/results/bench_kn_lattice.md
     python benchmarks/bench_kn_lattice.py --every-length   # `%` with length control, every
@@ -14,10 +17,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CAP_SECONDS = 60
+BEFORE = "a3bfdf4"  # the backoff engines before the knspeed work (work budget, linear passes)
+_BEFORE_TREE: list[str] = []  # the extracted tree's directory, once
+CAP_SECONDS = 150  # wall seconds per engine and query (a loaded machine: CPU times are what is reported)
 REPEATS = 3
 QUERIES = [
     *[
@@ -25,7 +31,8 @@ QUERIES = [
         for k in (2, 3)
         for p in ("% love %", "the * of %", "* * * * *", "shall I % thee")
     ],
-    *[("tech", k, "kneser-ney", p, None) for k in (5, 6) for p in ("py%", "**********", "py*%*on", "%ab%")],
+    *[("tech", k, "kneser-ney", p, None) for k in (5, 6) for p in ("py%", "**********", "py*%*on", "%ab%", "%e%e%")],
+    ("tech", 6, "kneser-ney", "*" * 60, None),  # over the work budget: refused up front
     *[(c, k, "kneser-ney", "%", "corpus") for c, k in (("tech", 6), ("sonnets", 3), ("ipsum", 3), ("pokemon", 6))],
     ("sonnets", 2, "none", "% love %", None),
     ("tech", 5, "none", "py*%*on", None),
@@ -44,7 +51,7 @@ def one(engine: str, corpus: str, k: int, smoothing: str, pattern: str, length: 
     if engine == "old":
         exact_paths.backoff_structure = lambda automaton: None
     model = MarkovModel(k, smoothing).fit(load_bundled(corpus))
-    if smoothing != "none" and engine == "new":
+    if smoothing != "none" and engine != "old":
         exact_paths.backoff_structure(model.automaton_)  # the one-off structure, cached per model
     cpu = None
     for _ in range(REPEATS):  # best of REPEATS (a loaded machine); seeded: the same answer each time
@@ -66,8 +73,22 @@ def one(engine: str, corpus: str, k: int, smoothing: str, pattern: str, length: 
     return {"cpu_ms": round(cpu), "peak_mb": round(peak), "result": result}
 
 
+def before_tree() -> str:
+    """A directory holding the `tnaas` package as of commit `BEFORE` (extracted once)."""
+    if not _BEFORE_TREE:
+        folder = tempfile.mkdtemp(prefix="kn_before_")
+        archive = subprocess.run(["git", "archive", BEFORE, "tnaas"], capture_output=True, check=True, cwd=ROOT)
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+        _BEFORE_TREE.append(folder)
+    return _BEFORE_TREE[0]
+
+
 def run(engine, query) -> dict:
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import benchmarks.bench_kn_lattice as b, json; print(json.dumps(b.one({engine!r}, *{query!r})))"
+    first = before_tree() if engine == "before" else str(ROOT)
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {first!r}); "
+        f"import benchmarks.bench_kn_lattice as b, json; print(json.dumps(b.one({engine!r}, *{query!r})))"
+    )
     try:
         done = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=CAP_SECONDS, cwd=ROOT
@@ -85,17 +106,20 @@ def main() -> None:
         f"`sample(10, length='corpus')`), best of {REPEATS} runs, model fitted first; peak RSS of the whole",
         "process (Python + numpy + model ≈ 60-100 MB of it). Old runs capped at "
         f"{CAP_SECONDS} s. Loaded 2-core machine (CPU times vary by ~±30% between runs).",
+        f"old: the explicit lattice; before: the backoff lattice at commit {BEFORE}; new: this tree's.",
         "",
-        "| corpus | k | smoothing | query | old ms | old MB | old result | new ms | new MB | new result |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| corpus | k | smoothing | query | old ms | old MB | old result | before ms | before MB "
+        "| new ms | new MB | new result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for query in QUERIES:
-        old, new = run("old", query), run("new", query)
+        old, before, new = run("old", query), run("before", query), run("new", query)
         corpus, k, smoothing, pattern, length = query
         label = f"`{pattern}`" + (f" length={length}" if length else "")
+        same = "" if before["result"] == new["result"] else f" (before: {before['result']})"
         lines.append(
             f"| {corpus} | {k} | {smoothing} | {label} | {old['cpu_ms']} | {old['peak_mb']} | {old['result']} "
-            f"| {new['cpu_ms']} | {new['peak_mb']} | {new['result']} |"
+            f"| {before['cpu_ms']} | {before['peak_mb']} | {new['cpu_ms']} | {new['peak_mb']} | {new['result']}{same} |"
         )
         print(lines[-1], flush=True)
     (ROOT / "benchmarks" / "results" / "bench_kn_lattice.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -112,13 +136,19 @@ def every_length() -> None:
         "`python benchmarks/bench_kn_lattice.py --every-length`; CPU ms of one `sample(10, length='corpus')`",
         f"(best of {REPEATS}, model fitted first), peak RSS of the process, capped at {CAP_SECONDS} s.",
         "",
-        "| corpus | k | ms | MB | result |",
-        "|---|---|---|---|---|",
+        f"before: the backoff engine at commit {BEFORE}; new: this tree's (interleaved).",
+        "",
+        "| corpus | k | before ms | before MB | before result | new ms | new MB | new result |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for corpus in bundled_names():
         for k in range(1, 7):
-            new = run("new", (corpus, k, "kneser-ney", "%", "corpus"))
-            lines.append(f"| {corpus} | {k} | {new['cpu_ms']} | {new['peak_mb']} | {new['result']} |")
+            query = (corpus, k, "kneser-ney", "%", "corpus")
+            before, new = run("before", query), run("new", query)
+            lines.append(
+                f"| {corpus} | {k} | {before['cpu_ms']} | {before['peak_mb']} | {before['result']} "
+                f"| {new['cpu_ms']} | {new['peak_mb']} | {new['result']} |"
+            )
             print(lines[-1], flush=True)
     (ROOT / "benchmarks" / "results" / "bench_kn_lengths.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

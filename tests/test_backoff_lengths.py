@@ -9,6 +9,7 @@ from kn_models import WORDS
 from kn_models import kn_model as fitted
 
 from tnaas.inference.any_length import AllPaths
+from tnaas.inference.backoff_flow import read_logs
 from tnaas.inference.backoff_lengths import BackoffAllPaths
 from tnaas.inference.lengths import custom_length, log_end_weights
 
@@ -44,10 +45,10 @@ def test_checkpointed_messages_equal_stored_ones():
 
     messages = _Messages(paths, log_w)
     assert messages.stride > 1
-    later = messages.log_beta[20]
+    later = messages._message(20)
     for t in range(19, -1, -1):  # every message recomputed from the one after it
         later = messages._step(t, later)
-        np.testing.assert_allclose(messages.log_beta[t], later, rtol=1e-12)
+        np.testing.assert_allclose(messages.log_beta[t], read_logs(later, sentinel=True), rtol=1e-12)
     assert messages.log_z == pytest.approx(0.0, abs=1e-9) or messages.log_z < 0
     np.testing.assert_allclose(np.exp(messages.log_z), paths.length_probs().sum(), rtol=1e-12)
 
@@ -70,3 +71,18 @@ def test_a_query_leaves_no_reference_cycles():
         gc.set_debug(0)
         gc.garbage.clear()
     assert garbage == []
+
+
+def test_narrow_bands_give_the_same_lengths_and_messages():
+    # (the log, band-by-band path instead of one linear band: every step falls back to it)
+    from tnaas.inference.backoff_lengths import _Messages
+
+    auto = fitted("pokemon", 3).automaton_
+    wide, narrow = BackoffAllPaths(auto, 14), BackoffAllPaths(auto, 14)
+    narrow.width = 0.3
+    np.testing.assert_allclose(narrow.length_log_probs(), wide.length_log_probs(), rtol=1e-12)
+    log_w = np.log(np.linspace(0.5, 2.0, 15))
+    a, b = _Messages(wide, log_w), _Messages(narrow, log_w)
+    assert isinstance(a._message(3), tuple) and not isinstance(b._message(3), tuple)
+    for t in range(15):
+        np.testing.assert_allclose(b.log_beta[t], a.log_beta[t], rtol=1e-12, atol=1e-12)  # (logs: 1e-12 relative in p)

@@ -83,3 +83,33 @@ def test_top_matches_brute_force():
     best = sorted(posterior.items(), key=lambda kv: -kv[1])[:6]
     got, _ = new.top(6)
     np.testing.assert_allclose([p for _, p in got], [p for _, p in best], rtol=1e-9)
+
+
+def test_bounds_through_a_saturated_frontier_equal_the_full_recursion():
+    import tnaas.inference.backoff_search as search
+
+    m = model("pokemon", 3)
+    lat = BackoffLattice(m.automaton_, compile_pattern(parse_pattern("%a%", m.token_kind_), m.vocabulary_), np.ones(31))
+    bound = search.upper_bounds(lat)
+    full = [None] * 31
+    full[30] = lat.log_end[30]
+    for t in range(29, -1, -1):  # every step applied, none taken as converged
+        step = lat.step(t)
+        full[t] = step.bound(lat.structure, np.r_[full[t + 1], -np.inf][lat.cell_lookup(t, step)], lat.log_end[t])
+    shared = [t for t in range(29) if bound[t] is bound[t + 1]]
+    assert len(shared) > 5  # (the shortcut was taken)
+    for t in range(31):
+        np.testing.assert_array_equal(bound[t], full[t])
+
+
+def test_one_dense_row_is_the_batch_row_bit_for_bit():
+    from tnaas.inference.backoff import backoff_structure
+
+    S = backoff_structure(model("pokemon", 3).automaton_)
+    states = np.r_[np.random.default_rng(0).integers(1, S.n, 200), 0]
+    probs, dsts = S.dense_rows(states)
+    for i, s in enumerate(states):
+        p, d = S.dense_rows(np.array([s]))
+        np.testing.assert_array_equal(p[0], probs[i])
+        np.testing.assert_array_equal(d[0], dsts[i])
+    np.testing.assert_allclose(probs.sum(axis=1) + S.end[states], 1.0, rtol=1e-12)

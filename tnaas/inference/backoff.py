@@ -143,6 +143,40 @@ class BackoffStructure:
         at = np.minimum(np.searchsorted(diff_keys, want), len(diff_keys) - 1)
         return bool((diff_keys[at] == want).all())
 
+    def step_work(self) -> int:
+        """Work units (`backoff_budget`) of one pass through the step over every state with
+        the pattern `%`: every state pooled (n nodes, n cells at most), its entries and
+        negative terms, the root's V options and BEGIN's V direct ones."""
+        return int(2 * self.n + len(self.keys) + np.count_nonzero(self.diff) + 2 * self.V)
+
+    def work_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Work units of the states a step may hold, by last token and order (for
+        `backoff_budget.estimate_lattice_work`): (free (V, k + 1): over the states with last
+        token w and order <= j not starting with BEGIN; begun (V, k + 1): over the states
+        with last token w and order exactly j starting with BEGIN, reached only after
+        j - 1 tokens). A state's units: its pool node, a cell, its entries and negative
+        terms. Computed once (float64)."""
+        if getattr(self, "_work_tables", None) is None:
+            first = np.arange(self.n)  # each state's order-1 suffix-of-prefix: its first token
+            for _ in range(self.k):
+                deeper = self.order[first] > 1
+                first = np.where(deeper, self.prefix[np.maximum(first, 0)], first)
+            begun = first == self.begin
+            units = (
+                2.0
+                + np.diff(self.start)
+                + np.bincount(np.repeat(np.arange(self.n), np.diff(self.start))[self.diff], minlength=self.n)
+            )
+            inner = (self.last >= 0) & (self.last < self.V)
+            shape = (self.V, self.k + 1)
+            free, own = np.zeros(shape), np.zeros(shape)
+            at = inner & ~begun
+            np.add.at(free, (self.last[at], self.order[at]), units[at])
+            at = inner & begun
+            np.add.at(own, (self.last[at], self.order[at]), units[at])
+            self._work_tables = np.cumsum(free, axis=1), own
+        return self._work_tables
+
     def entries_of(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(owner index into `states`, entry index) of every entry of `states` (int64 (e,))."""
         counts = self.start[states + 1] - self.start[states]
@@ -165,6 +199,8 @@ class BackoffStructure:
         """
         states = np.asarray(states, dtype=np.int64)
         m = len(states)
+        if m == 1 and int(states[0]) != self.begin:
+            return self._dense_row(int(states[0]))
         probs = np.tile(self.root_prob, (m, 1))
         dsts = np.tile(self.root_dst, (m, 1))
         chain = [states]
@@ -183,6 +219,22 @@ class BackoffStructure:
             probs[begin] = self.begin_prob
             dsts[begin] = self.begin_dst
         return probs, dsts
+
+    def _dense_row(self, state: int) -> tuple[np.ndarray, np.ndarray]:
+        """`dense_rows` of one state (not BEGIN), the same arithmetic in the same order,
+        with each level's entries as one slice (the A* search asks one node at a time)."""
+        chain = []
+        while state > 0:
+            chain.append(state)
+            state = int(self.parent[state])
+        probs, dsts = self.root_prob.copy(), self.root_dst.copy()
+        for node in reversed(chain):  # the order-1 suffix first
+            probs *= self.gamma[node]
+            lo, hi = self.start[node], self.start[node + 1]
+            w = self.token[lo:hi]
+            probs[w] += self.weight[lo:hi]
+            dsts[w] = self.dst[lo:hi]
+        return probs[None, :], dsts[None, :]
 
 
 def backoff_structure(automaton) -> BackoffStructure | None:

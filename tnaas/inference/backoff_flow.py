@@ -107,6 +107,69 @@ def bands(log_v: np.ndarray, width: float):
         rest = rest[~inside]
 
 
+def scaled(value: np.ndarray, shift: float, width: float):
+    """Positive linear sums `value` (float64) at log scale `shift` as (values / their max,
+    shift + log max) when one magnitude band of `width` nats holds them, else as logs."""
+    top, low = (float(value.max()), float(value.min())) if len(value) else (0.0, 0.0)
+    if low > 0 and np.log(top) - np.log(low) <= width:
+        return value / top, shift + float(np.log(top))
+    with np.errstate(divide="ignore"):
+        return np.log(value) + shift
+
+
+def with_ends(value: np.ndarray, shift: float, end: np.ndarray | None, log_weight: float, width: float):
+    """β as (linear values + a last 0 for "absent", log scale) from pulled linear sums
+    `value` (scale `shift`, >= 0) plus the end terms `end` (p(END) where allowed, linear;
+    None: none) times exp(`log_weight`), or None when they do not fit one band."""
+    total = value
+    if end is not None and log_weight > -np.inf:
+        lift = log_weight - shift  # the end terms' factor at this scale
+        if not -width < lift < width:
+            return None
+        total = value + end * np.exp(lift)  # (p(END) >= min_prob: no underflow)
+    top = float(total.max()) if len(total) else 0.0
+    if top <= 0:
+        return None
+    low = float(np.min(total, where=total > 0, initial=np.inf))
+    if np.log(top) - np.log(low) > width:
+        return None
+    out = np.empty(len(total) + 1)
+    np.divide(total, top, out=out[:-1])
+    out[-1] = 0.0
+    return out, shift + float(np.log(top))
+
+
+def log_scaled(log_v: np.ndarray, width: float, sentinel: bool = False):
+    """Logs `log_v` as (linear values [+ a last 0], log scale) when one band holds their
+    finite entries, else as they are."""
+    finite = log_v > -np.inf
+    if not finite.any():
+        return log_v
+    top = float(log_v[finite].max())
+    if top - float(log_v[finite].min()) > width:
+        return log_v
+    out = np.zeros(len(log_v) + sentinel)
+    np.exp(log_v - top, out=out[: len(log_v)])
+    return out, top
+
+
+def read_logs(item, sentinel: bool = False) -> np.ndarray:
+    """The logs of a `scaled` / `with_ends` / `log_scaled` item (float64)."""
+    if isinstance(item, tuple):
+        values, shift = item
+        with np.errstate(divide="ignore"):
+            return np.log(values[:-1] if sentinel else values) + shift
+    return item
+
+
+def take_logs(item, index: np.ndarray, sentinel: bool = False) -> np.ndarray:
+    """`read_logs(item)` at `index` only (int64, any shape; -1: absent, -inf)."""
+    if isinstance(item, tuple) and sentinel:
+        with np.errstate(divide="ignore"):
+            return np.log(item[0][index]) + item[1]
+    return np.r_[read_logs(item, sentinel), -np.inf][index]
+
+
 class Pool:
     """The pooled nodes of a frontier and all their suffix states, per DFA state.
 
@@ -117,25 +180,51 @@ class Pool:
 
     def __init__(self, S: BackoffStructure, q: np.ndarray, s: np.ndarray, a: np.ndarray | None = None):
         n = S.n
-        levels = [q * n + s]
-        cur = s
-        while len(cur) and (cur > 0).any():
-            keep = cur > 0
-            cur, q = S.parent[cur[keep]], q[keep]
-            levels.append(q * n + cur)
-        span = (int(levels[0].max()) // n + 1) * n if len(levels[0]) else 1
-        self.keys, inverse = unique_inverse(np.concatenate(levels), span)
-        self.q, self.s = np.divmod(self.keys, n)
-        nonroot = self.s > 0
-        self.up = np.full(len(self.keys), -1)
-        self.up[nonroot] = KeyIndex(self.keys, span).find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
+        front = q * n + s
+        span = (int(front.max()) // n + 1) * n if len(front) else 1
+        if len(front) and span <= 8 * len(front) + (1 << 22):
+            self._marked(S, front, span)
+        else:
+            levels = [front]
+            cur = s
+            while len(cur) and (cur > 0).any():
+                keep = cur > 0
+                cur, q = S.parent[cur[keep]], q[keep]
+                levels.append(q * n + cur)
+            self.keys, inverse = unique_inverse(np.concatenate(levels), span)
+            self.q, self.s = np.divmod(self.keys, n)
+            nonroot = self.s > 0
+            self.up = np.full(len(self.keys), -1)
+            self.up[nonroot] = KeyIndex(self.keys, span).find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
+            self.frontier = inverse[: len(front)]  # each frontier node's pool index
         self.order = S.order[self.s]
-        self.frontier = inverse[: len(levels[0])]  # each frontier node's pool index
         self.levels = [np.flatnonzero(self.order == j) for j in range(S.k + 1)]
         self._gamma = S.gamma[self.s]
         self._entries = None
         if a is not None:
             self.alpha, self.mass = self.masses(a)
+
+    def _marked(self, S: BackoffStructure, front: np.ndarray, span: int) -> None:
+        """`keys`, `q`, `s`, `up`, `frontier` by marking (q, suffix) keys in a table over
+        `span`: each level adds only the suffixes not marked yet (most are frontier nodes
+        themselves), and the table's running count numbers the keys."""
+        n = S.n
+        present = np.zeros(span, dtype=bool)
+        present[front] = True
+        cur = front
+        while len(cur):
+            q, s = np.divmod(cur, n)
+            inner = s > 0
+            up = q[inner] * n + S.parent[s[inner]]
+            cur = up[~present[up]]  # (a new suffix of several nodes repeats: harmless)
+            present[cur] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        self.keys = np.flatnonzero(present)
+        self.q, self.s = np.divmod(self.keys, n)
+        nonroot = self.s > 0
+        self.up = np.full(len(self.keys), -1)
+        self.up[nonroot] = rank[self.q[nonroot] * n + S.parent[self.s[nonroot]]]
+        self.frontier = rank[front]
 
     def size(self) -> int:
         """Stored pool nodes plus cached entries (what keeping this pool costs)."""

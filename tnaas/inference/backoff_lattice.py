@@ -14,10 +14,14 @@ posteriors. Sampling and the k-best search expand the few nodes they visit dense
 (`backoff_search`).
 
 All weights are natural logs; each step is computed in linear bands (see `backoff_flow`),
-so nothing is lost however small. Memory is bounded by `max_entries` stored frontier
-nodes and cells (a cell whose next node and token are shared counts a third): beyond it a
-`TnaasError` says what to change, as soon as the frontier saturates when the remaining
-steps are sure to exceed it.
+so nothing is lost however small. α and β of a step are kept as (linear values, one log
+scale) while a single band holds them (the usual case: no exp or log per node and step),
+else as logs, band by band; `log_alpha` / `log_beta` read either as logs (`LogView`).
+Memory is bounded by `max_entries` stored frontier nodes and cells (a cell whose next
+node and token are shared counts a third), work by `max_work` units
+(`backoff_budget`: estimated up front from the structure, then counted as the forward
+pass goes, for all three passes): beyond either a `TnaasError` says what to change, up
+front or as soon as the frontier saturates when the remaining steps are sure to exceed it.
 """
 
 from __future__ import annotations
@@ -27,13 +31,72 @@ import numpy as np
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import safe_log
 from tnaas.inference.backoff import BackoffStructure, backoff_structure
-from tnaas.inference.backoff_flow import KeyIndex, band_width, bands, exact_log_pull, log_add, unique_inverse
+from tnaas.inference.backoff_budget import BUILD_COST, MAX_BACKOFF_WORK, PASSES, WorkBudget, estimate_lattice_work
+from tnaas.inference.backoff_flow import (
+    KeyIndex,
+    band_width,
+    bands,
+    exact_log_pull,
+    log_add,
+    log_scaled,
+    read_logs,
+    scaled,
+    take_logs,
+    unique_inverse,
+    with_ends,
+)
 from tnaas.inference.backoff_step import Step
 from tnaas.inference.log_flow import log_dot, log_group_sum
 from tnaas.inference.patterns import PatternDFA
 
 MAX_BACKOFF_ENTRIES = 12_000_000  # stored frontier nodes + cells (~24 bytes each: ~300 MB)
 MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 bytes each); beyond, rebuilt
+
+
+_ADVICE = "use fewer unknown positions (`*`/`%`), a shorter pattern, or a smaller state size"
+
+
+class LogView:
+    """Per-t float64 arrays read as natural logs (`view[t]`), kept as logs or as (linear
+    values, log scale) pairs (`backoff_flow.scaled`); `sentinel`: the linear values end
+    with one extra entry (0, "absent"), left out when read. `take(t, index)` reads only
+    some entries (index -1: absent, -inf)."""
+
+    def __init__(self, items: list, sentinel: bool = False):
+        self.items, self.sentinel = items, sentinel
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        return read_logs(self.items[t], self.sentinel)
+
+    def __iter__(self):
+        return (self[t] for t in range(len(self)))
+
+    def take(self, t: int, index: np.ndarray) -> np.ndarray:
+        """log values at `index` (int64, any shape; -1 reads -inf)."""
+        return take_logs(self.items[t], index, self.sentinel)
+
+
+class EndView:
+    """log p(END | node) [accepting] plus the length weight of t, read as `log_end[t]`
+    (float64 (f,)): kept as (the step's array, the weight), so equal frontiers share one
+    array, and read as that very array when the weight is 0 (natural lengths; do not
+    write into what it gives)."""
+
+    def __init__(self):
+        self.items: list[tuple[np.ndarray, float]] = []
+
+    def append(self, base: np.ndarray, weight: float) -> None:
+        self.items.append((base, float(weight)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        base, weight = self.items[t]
+        return base if weight == 0.0 else base + weight
 
 
 def _logsumexp(x: np.ndarray) -> float:
@@ -57,6 +120,7 @@ class BackoffLattice:
         backward: bool = True,
         log_end_weight: np.ndarray | None = None,
         structure: BackoffStructure | None = None,
+        max_work: int = MAX_BACKOFF_WORK,
     ):
         if log_end_weight is None:
             if end_weight is None:
@@ -71,10 +135,13 @@ class BackoffLattice:
         self.max_length = len(self.log_end_weight) - 1
         self.width = band_width(self.structure)
         self.keys: list[np.ndarray] = []  # q * n + s of each node, ascending, per t
-        self.log_alpha: list[np.ndarray] = []
-        self.log_end: list[np.ndarray] = []
+        # α per t: (linear values, log scale) while one magnitude band holds it, else logs
+        self._alpha: list = []
+        self.log_alpha = LogView(self._alpha)  # read as logs
+        # log p(END) [accepting] + the length weight per t, made when read (`EndView`)
+        self.log_end = EndView()
         self._ends: list = []  # per t, the nodes whose log_end is finite (index array or slice)
-        self.cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (next node, token, log mass) per step
+        self.cells: list[tuple] = []  # (next node, token, mass: (linear, log scale) or logs) per step
         self.frontier_ids: list[int] = []  # which distinct frontier the nodes after t tokens are
         self._frontiers: dict = {}
         self._frontier_keys: list[np.ndarray] = []
@@ -87,11 +154,18 @@ class BackoffLattice:
         self._known_ids: dict[int, tuple[np.ndarray, int]] = {}  # id(array): (the array, its number)
         self._indexes: dict[int, KeyIndex] = {}
         self._index_cells = 0
-        self._forward(max_entries)
+        # work units (`backoff_budget`), all charged in the forward pass: each step for every
+        # pass that will go through it, and the rebuilds of the steps not kept
+        self.passes = PASSES if backward else 1
+        self.budget = WorkBudget(max_work, _ADVICE)
+        self.estimated_work = estimate_lattice_work(self.structure, dfa, self.max_length, MAX_KEPT_POOL, self.passes)
+        self.budget.charge(0, self.estimated_work)  # refused before any step when surely too large
         self._end_log_mass = np.full(self.max_length + 1, -np.inf)
-        for t, (a, e) in enumerate(zip(self.log_alpha, self.log_end)):
-            ends = self._ends[t]  # (only the nodes that may end: the rest are -inf)
-            self._end_log_mass[t] = log_dot(a[ends], e[ends])
+        self._counting = True
+        self._forward(max_entries)
+        self._counting = False
+        for step in self._steps.values():  # (the later passes need less of each step)
+            step.release_forward()
         self.log_z = _logsumexp(self._end_log_mass[: len(self.log_alpha)])
         if backward and self.log_z > -np.inf:
             self._backward()
@@ -109,39 +183,48 @@ class BackoffLattice:
     def _forward(self, max_entries: int) -> None:
         S, dfa = self.structure, self.dfa
         keys = np.array([S.begin], dtype=np.int64)  # DFA state 0, the BEGIN state
-        log_alpha = np.zeros(1)
+        alpha = (np.ones(1), 0.0)  # (linear values, log scale), or log α when too wide for one band
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
         stored = 0
         for t in range(self.max_length + 1):
             if len(keys) == 0:
                 break
             self.keys.append(keys)
-            self.log_alpha.append(log_alpha)
+            self._alpha.append(alpha)
             stored += len(keys)
+            weight = self.log_end_weight[t]
             if t == self.max_length:
                 q, s = np.divmod(keys, S.n)
-                self.log_end.append(safe_log(S.end[s]) + log_accepting[q] + self.log_end_weight[t])
+                self.log_end.append(safe_log(S.end[s]) + log_accepting[q], weight)
                 self._ends.append(np.flatnonzero(self.log_end[-1] > -np.inf))
+                self._end_log_mass[t] = self._end_mass(t, S.end[s] * dfa.accepting[q], weight)
                 break
             step = self._step_of(t, keys)
-            self.log_end.append(step.log_end + self.log_end_weight[t])
+            self.log_end.append(step.log_end, weight)  # (a saturated frontier's steps: one array)
             self._ends.append(step.ends)
+            self._end_log_mass[t] = self._end_mass(t, step.end, weight)
+            self.budget.charge(self.passes * step.work())
             parts = []  # (shift, kept cell indices, their linear values) per band
-            for shift, idx in bands(log_alpha, self.width):
-                if isinstance(idx, slice):  # (every node in this band)
-                    a = np.exp(log_alpha - shift)
-                else:
-                    a = np.zeros(len(keys))
-                    a[idx] = np.exp(log_alpha[idx] - shift)
-                parts.append((shift, *step.forward(S, dfa, a)))
+            if isinstance(alpha, tuple):  # already one band, linear: no exp
+                parts.append((alpha[1], *step.forward(S, dfa, alpha[0])))
+            else:
+                for shift, idx in bands(alpha, self.width):
+                    if isinstance(idx, slice):  # (every node in this band)
+                        a = np.exp(alpha - shift)
+                    else:
+                        a = np.zeros(len(keys))
+                        a[idx] = np.exp(alpha[idx] - shift)
+                    parts.append((shift, *step.forward(S, dfa, a)))
             shared = False  # a single band whose kept cells are the step's cached ones
             if len(parts) == 1:
                 shift, kept, value = parts[0]
                 cached = step.kept_cells
-                shared = (
-                    cached is not None
-                    and len(cached[0]) == len(kept)
-                    and (len(kept) == len(step.cells) or np.array_equal(cached[0], kept))
+                shared = cached is not None and (
+                    cached[0] is kept
+                    or (
+                        len(cached[0]) == len(kept)
+                        and (len(kept) == len(step.cells) or np.array_equal(cached[0], kept))
+                    )
                 )
                 if not shared:
                     every = len(kept) == len(step.cells)  # (then no gathers: the step's arrays)
@@ -153,7 +236,6 @@ class BackoffLattice:
                     )
                     step.kept_cells = cached
                 _, cell_keys, cell_token, groups = cached
-                cell_log = np.log(value) + shift
             else:
                 cell_keys = np.concatenate([step.cell_next[kept] for _, kept, _ in parts])
                 cell_token = np.concatenate([step.cell_token[kept] for _, kept, _ in parts])
@@ -167,6 +249,10 @@ class BackoffLattice:
             # frontier its nodes, so refuse now rather than after the work
             least = len(keys) + max(len(kept) for _, kept, _ in parts) / 3 if parts else len(keys)
             ahead = least * (self.max_length - t - 1) + len(keys)
+            if len(parts) > 1:  # (each further band is one more pass through the step)
+                self.budget.charge(self.passes * step.work() * (len(parts) - 1))
+            if saturated:  # every remaining step is this one again
+                self.budget.charge(0, self.passes * step.work() * (self.max_length - t - 1))
             if stored > max_entries or (saturated and stored + ahead > max_entries):
                 raise TnaasError(
                     f"this query needs more than {max_entries:,} lattice entries with this smoothed model: "
@@ -174,20 +260,38 @@ class BackoffLattice:
                 )
             if len(parts) == 1 and step.next_increasing:
                 # one band, one cell per next node (a `%` after a while): the sums are the cells
-                keys, dst, log_alpha = cell_keys, self._arange(len(cell_keys)), cell_log
+                keys, dst = cell_keys, self._arange(len(cell_keys))
+                alpha = scaled(value, shift, self.width)
+                cell = alpha if isinstance(alpha, tuple) else (value, shift)  # (shared when it can be)
             elif len(parts) == 1:  # one band: positive linear sums, no cancellation, no underflow
                 if groups is None:  # (the grouping of these cells, computed once per step)
                     groups = unique_inverse(cell_keys, len(dfa.delta) * S.n)
                     step.kept_cells = (*step.kept_cells[:3], groups)
                 keys, dst = groups
-                log_alpha = np.log(np.bincount(dst, weights=value, minlength=len(keys))) + shift
+                alpha = scaled(np.bincount(dst, weights=value, minlength=len(keys)), shift, self.width)
+                cell = (value, shift)
             else:
                 keys, dst = unique_inverse(cell_keys, len(dfa.delta) * S.n)
-                log_alpha = log_group_sum(dst, cell_log, len(keys))
+                alpha = log_group_sum(dst, cell_log, len(keys))
+                cell = cell_log
             keys = self._frontier_keys[self._frontier_id(keys)]  # equal frontiers: one array
-            self.cells.append((dst, cell_token, cell_log))
-        self.cells = self.cells[: len(self.log_alpha) - 1]
+            if self._frontier_id(keys) != self.frontier_ids[t]:  # (a step left behind: the later
+                step.release_forward()  # passes need less of it; rebuilt if its frontier comes back)
+            self.cells.append((dst, cell_token, cell))
+        self.cells = self.cells[: len(self._alpha) - 1]
         self.entries = stored  # what `max_entries` bounds (nodes, and cells; shared cells as 1/3)
+
+    def _end_mass(self, t: int, end: np.ndarray, weight: float) -> float:
+        """log Σ α_t(node) p(END | node) [node accepting] times exp(weight), from the linear
+        p(END) times acceptance `end` (float64 (f,)) (a dot product when α_t is linear)."""
+        alpha = self._alpha[t]
+        if weight == -np.inf:
+            return -np.inf
+        if isinstance(alpha, tuple):
+            total = float(np.einsum("i,i", alpha[0], end))  # (np.dot: BLAS threads, several times slower here)
+            return float(np.log(total)) + alpha[1] + weight if total > 0 else -np.inf
+        ends = self._ends[t]  # (only the nodes that may end: the rest are -inf)
+        return log_dot(alpha[ends], self.log_end[t][ends])
 
     def _arange(self, m: int) -> np.ndarray:
         """A read-only view of 0..m-1 (int64), shared between steps."""
@@ -228,9 +332,15 @@ class BackoffLattice:
         found = self._steps.get(number)
         if found is None and self._last_step[0] == number:
             found = self._last_step[1]
+        if found is not None and self._counting and found.released:  # (a frontier seen again)
+            self._steps.pop(number, None)  # (its share of `MAX_KEPT_POOL` stays counted)
+            found = None
         if found is None:
             found = Step(self.structure, self.dfa, *np.divmod(keys, self.structure.n))
-            if self._kept + found.size() <= MAX_KEPT_POOL:
+            kept = self._kept + found.size() <= MAX_KEPT_POOL
+            if self._counting:  # (a step not kept is built again by each later pass)
+                self.budget.charge(BUILD_COST * found.work() * (1 if kept else self.passes))
+            if kept:
                 self._kept += found.size()
                 self._steps[number] = found
             self._last_step = (number, found)
@@ -290,17 +400,28 @@ class BackoffLattice:
 
     # ---------------------------------------------------------------- backward pass
     def _backward(self) -> None:
-        """log_beta[t][node] = log p(a matching finish | node after t tokens)."""
+        """β_t(node) = p(a matching finish | node after t tokens), per t: (linear values with
+        a last 0 for "absent", log scale) while one magnitude band holds it, else logs;
+        `log_beta[t]` reads them as logs."""
         S, dfa = self.structure, self.dfa
-        horizon = len(self.log_alpha) - 1
-        self.log_beta: list[np.ndarray] = [np.zeros(0)] * (horizon + 1)
-        self.log_beta[horizon] = self.log_end[horizon]
+        horizon = len(self._alpha) - 1
+        self._beta: list = [None] * (horizon + 1)
+        self.log_beta = LogView(self._beta, sentinel=True)
+        self._beta[horizon] = log_scaled(self.log_end[horizon], self.width, sentinel=True)
         for t in range(horizon - 1, -1, -1):
+            step = self.step(t)
+            lookup = self.cell_lookup(t, step)
+            following = self._beta[t + 1]
+            if isinstance(following, tuple):  # one band, linear: no exp, no log
+                value, bad = step.backward(following[0][lookup])
+                end = step.end if len(self._ends[t]) else None
+                found = None if bad.any() else with_ends(value, following[1], end, self.log_end_weight[t], self.width)
+                if found is not None:
+                    self._beta[t] = found
+                    continue
             next_keys, log_next = self.keys[t + 1], self.log_beta[t + 1]
             inflow = None
             bad = np.zeros(len(self.keys[t]), dtype=bool)
-            step = self.step(t)
-            lookup = self.cell_lookup(t, step)
             for shift, idx in bands(log_next, self.width):
                 b = np.zeros(len(next_keys) + 1)  # the last: absent, weight 0
                 if isinstance(idx, slice):  # (every node in this band)
@@ -321,7 +442,7 @@ class BackoffLattice:
                 inflow = log_add(self.log_end[t], inflow)
             elif len(ends):
                 inflow[ends] = log_add(self.log_end[t][ends], inflow[ends])
-            self.log_beta[t] = inflow
+            self._beta[t] = log_scaled(inflow, self.width, sentinel=True)
 
     def end_log_mass(self) -> np.ndarray:
         """log p(the item matches and has length t), t = 0..max_length (float64)."""
@@ -340,8 +461,23 @@ class BackoffLattice:
         if self.log_z == -np.inf:
             raise TnaasError("no item matches the pattern: there is no posterior")
         out = []
-        for t, (dst, token, log_mass) in enumerate(self.cells):
-            weight = np.exp(log_mass + self.log_beta[t + 1][dst] - self.log_z)
+        for t, (dst, token, cell) in enumerate(self.cells):
+            following = self._beta[t + 1]
+            weight = None
+            if isinstance(cell, tuple) and isinstance(following, tuple):
+                value, shift = cell
+                lift = shift + following[1] - self.log_z
+                if lift < 700:  # (exp(lift) finite)
+                    beta = following[0][dst]
+                    product = value * beta
+                    weight = product * np.exp(lift)
+                    # a product below the normal doubles lost digits: redo those in logs
+                    small = np.flatnonzero((product < 1e-290) & (value > 0) & (beta > 0))
+                    if len(small):
+                        weight[small] = np.exp(np.log(value[small]) + np.log(beta[small]) + lift)
+            if weight is None:
+                log_mass = read_logs(cell)
+                weight = np.exp(log_mass + self.log_beta[t + 1][dst] - self.log_z)
             weights = np.bincount(token, weights=weight, minlength=self.structure.V)
             ids = np.flatnonzero(weights > 0)
             out.append((ids, weights[ids]))

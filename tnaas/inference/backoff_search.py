@@ -8,7 +8,9 @@ the next frontier by key. k-best: A* over prefixes with an admissible heuristic 
 upper bound on the best finish from each node computed over the pooled structure (each
 frontier's compiled `backoff_step.Step`, max instead of sum) with exclusions ignored
 (each state's bound is the max of its entries' exact terms and γ times its parent's
-bound, which can only over-estimate). A popped node's children are sorted
+bound, which can only over-estimate; through a saturated `%` the recursion stops changing
+after a few steps, and from there one bound array serves every step). A popped node's
+children are sorted
 once and pushed lazily (best first, each pop of a child pushes its next sibling), so a
 pop costs O(V log V), not V heap pushes.
 """
@@ -32,8 +34,21 @@ def _options(lat, t: int, nodes: np.ndarray):
     q, s = np.divmod(lat.keys[t][nodes], S.n)
     probs, dsts = S.dense_rows(s)
     nq = dfa.delta[q[:, None], dfa.token_class[None, :]]
-    nxt = lat.key_index(t + 1).find(np.where(nq >= 0, nq * S.n + dsts, -1))
-    return safe_log(probs), nxt
+    query = np.where(nq >= 0, nq * S.n + dsts, -1)
+    # a few nodes' options: a binary search in the sorted keys (a `KeyIndex` table over
+    # DFA states x KN states would cost far more to build than these lookups)
+    keys = lat.keys[t + 1]
+    if len(keys) == 0:
+        return safe_log(probs), np.full(query.shape, -1)
+    at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return safe_log(probs), np.where(keys[at] == query, at, -1)
+
+
+def _take(log_beta, t: int, index: np.ndarray) -> np.ndarray:
+    """log_beta[t] at `index` (-1: absent, -inf), without reading the rest when it can."""
+    if hasattr(log_beta, "take"):
+        return log_beta.take(t, index)
+    return np.r_[log_beta[t], -np.inf][index]
 
 
 def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -52,7 +67,7 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
         if len(active) == 0:
             break
         unique, inverse = np.unique(node[active], return_inverse=True)
-        log_here = lat.log_beta[t][unique]  # finite: only nodes with a finish are reached
+        log_here = _take(lat.log_beta, t, unique)  # finite: only nodes with a finish are reached
         log_stop = lat.log_end[t][unique] - log_here
         picked_token = np.full(len(active), -1)
         picked_node = np.zeros(len(active), dtype=np.int64)
@@ -62,8 +77,7 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
             draws = np.flatnonzero((inverse >= lo) & (inverse < lo + len(rows)))
             if t < len(lat.cells):  # (the last step has no tokens left)
                 log_p, nxt = _options(lat, t, unique[rows])
-                log_beta_next = np.r_[lat.log_beta[t + 1], -np.inf]
-                log_w = log_p + log_beta_next[nxt] - log_here[rows, None]
+                log_w = log_p + _take(lat.log_beta, t + 1, nxt) - log_here[rows, None]
             else:
                 log_w = np.full((len(rows), V), -np.inf)
                 nxt = np.full((len(rows), V), -1)
@@ -89,10 +103,21 @@ def upper_bounds(lat) -> list[np.ndarray]:
     horizon = len(lat.log_alpha) - 1
     out = [np.zeros(0)] * (horizon + 1)
     out[horizon] = lat.log_end[horizon]
+    # Through a run of equal frontiers (a saturated `%`) with equal end weights the step is
+    # one map, applied again and again; the bounds grow (finishing earlier stays allowed)
+    # until one application changes nothing, and from there on every bound is that one
+    frontier = [lat._frontier_id(keys) for keys in lat.keys]
+    weight = lat.log_end_weight
+    converged = False
     for t in range(horizon - 1, -1, -1):
+        same = t + 2 <= horizon and frontier[t] == frontier[t + 1] == frontier[t + 2] and weight[t] == weight[t + 1]
+        if same and converged:
+            out[t] = out[t + 1]
+            continue
         step = lat.step(t)
         log_u = np.r_[out[t + 1], -np.inf]  # the last: absent
         out[t] = step.bound(S, log_u[lat.cell_lookup(t, step)], lat.log_end[t])
+        converged = same and np.array_equal(out[t], out[t + 1])
     return out
 
 

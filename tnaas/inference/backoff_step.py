@@ -8,9 +8,11 @@ frontier node), coefficient and output cell (one sorted `cells` array over every
 pattern allows). A band is then a few gathers and `bincount`s, forward (cells from masses),
 backward (owners from cell weights) and for the A* bounds (max instead of sum).
 
-The arithmetic is the same, term for term and in the same order, as `forward_band` /
-`backward_band` (terms of zero mass add an exact 0.0), so the answers are bit-identical,
-and so is the exactness argument (cancellation guard, exact recomputation).
+The terms are `forward_band` / `backward_band`'s (terms of zero mass add an exact 0.0),
+with γ(g) p(w | g') one precomputed coefficient (so equal to ~1e-16 relative, not bit for
+bit), and so is the exactness argument (cancellation guard, exact recomputation). When
+every frontier node carries mass, the cells that cancel to exactly 0 depend on the
+support alone: they are recomputed the first time and remembered (`zero_cells`).
 """
 
 from __future__ import annotations
@@ -44,19 +46,19 @@ class Step:
 
     def __init__(self, S: BackoffStructure, dfa: PatternDFA, q: np.ndarray, s: np.ndarray):
         n = S.n
-        self.q, self.s = q, s
+        self.q, self.s, self.f = q, s, len(q)
         self.pooled = _split(S, dfa, q, s)
         self.pool = Pool(S, q[self.pooled], s[self.pooled]) if self.pooled.any() else None
         keys, neg_keys = [], []
         empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
         self.ent_owner = self.ent_entry = self.root_owner = self.neg_owner = empty_i
         self.ent_coef = self.root_coef = self.neg_gamma = self.neg_pp = empty_f
-        self.pool_size, self.frontier, self.levels = 0, empty_i, []
+        self.pool_size, self.frontier, self.levels, self._roots = 0, empty_i, [], 0
         if self.pool is not None:
             pool = self.pool
             # pool nodes renumbered by (order, key): each order's nodes are one slice, so the
             # bottom-up and top-down sweeps index ranges, not scattered nodes
-            self.perm = np.argsort(pool.order, kind="stable")  # new index -> pool index
+            self.perm = np.concatenate(pool.levels)  # new index -> pool index (orders ascending)
             self.rank = np.empty_like(self.perm)
             self.rank[self.perm] = np.arange(len(self.perm))
             self.pool_size = len(self.perm)
@@ -65,15 +67,29 @@ class Step:
             up = np.where(up >= 0, self.rank[np.maximum(up, 0)], -1)
             gamma = pool._gamma[self.perm]
             bounds = np.searchsorted(pool.order[self.perm], np.arange(S.k + 2))
-            for lo, hi in zip(bounds[1:-1], bounds[2:]):  # orders 1..k, lowest first
+            self._sweep = []  # per order, lowest first: (slice, its parents' slice, parents within it, gamma . )
+            for j, (lo, hi) in enumerate(zip(bounds[1:-1], bounds[2:])):  # orders 1..k
                 if hi > lo:
                     self.levels.append((slice(int(lo), int(hi)), up[lo:hi], gamma[lo:hi]))
+                    # a parent has the order below (a suffix one token shorter): one slice
+                    plo, phi = int(bounds[j]), int(bounds[j + 1])
+                    self._sweep.append((slice(int(lo), int(hi)), slice(plo, phi), up[lo:hi] - plo, gamma[lo:hi]))
             self.gamma = gamma
-            (owner, entry, qq), (roots, rq, rw) = pool.entries(S, dfa)
-            owner = self.rank[owner]
-            by_owner = np.argsort(owner, kind="stable")  # (each owner's entries stay in order)
-            owner, entry, qq = owner[by_owner], entry[by_owner], qq[by_owner]
-            roots = self.rank[roots]  # (order 0 comes first: still ascending)
+            # the entries the pattern allows, owner by owner in the new order (`Pool.entries`'
+            # terms, each owner's in token order, without sorting them into it)
+            states, dfa_q = pool.s[self.perm], pool.q[self.perm]
+            roots = np.arange(len(pool.levels[0]))  # (order 0 comes first)
+            self._roots = len(roots)
+            inner = np.arange(len(roots), self.pool_size)
+            owner, entry = S.entries_of(states[inner])
+            owner = inner[owner]
+            qq = dfa_q[owner]
+            ok = dfa.delta[qq, dfa.token_class[S.token[entry]]] >= 0
+            owner, entry, qq = owner[ok], entry[ok], qq[ok]
+            rq = np.repeat(dfa_q[roots], S.V)
+            rw = np.tile(np.arange(S.V), len(roots))
+            rok = dfa.delta[rq, dfa.token_class[rw]] >= 0
+            roots, rq, rw = np.repeat(roots, S.V)[rok], rq[rok], rw[rok]
             diff = S.diff[entry]
             self.ent_owner, self.ent_entry = owner, entry
             self.ent_coef = np.where(diff, S.prob[entry], S.weight[entry])
@@ -97,6 +113,14 @@ class Step:
         cuts = np.cumsum([len(self.ent_owner), len(self.root_owner), len(self.dir_node)])
         self.ent_cell, self.root_cell, self.dir_cell, self.neg_cell = np.split(inverse, cuts)
         self.pos_cell = inverse[: cuts[-1]]
+        # the positive terms as one gather from [pool masses, frontier masses]
+        self.pos_source = np.concatenate([self.ent_owner, self.root_owner, self.pool_size + self.dir_node])
+        self.pos_coef = np.concatenate([self.ent_coef, self.root_coef, self.dir_coef])
+        self.neg_coef = self.neg_gamma * self.neg_pp
+        self.zero_cells = None  # cells exactly 0 whenever every node has mass (`forward`)
+        self.released = False
+        self._kept_full = None  # the positive cells then (index array, or every cell: a slice)
+        self._all_cells = None
         self.cell_next = next_frontier(S, dfa, self.cells)
         self.cell_token = S.last[self.cells % n]
         # distinct next nodes in the cells' order: any kept subset is a sorted frontier as it is
@@ -105,7 +129,8 @@ class Step:
         if len(self.pooled_at) == len(q):
             self.pooled_at = slice(None)  # (a view, not a copy)
         log_accepting = safe_log(dfa.accepting.astype(np.float64))
-        self.log_end = safe_log(S.end[s]) + log_accepting[q]  # without the length weight
+        self.end = S.end[s] * dfa.accepting[q]  # p(END) where accepting, linear (without the length weight)
+        self.log_end = safe_log(S.end[s]) + log_accepting[q]
         self.ends = np.flatnonzero(self.log_end > -np.inf)  # the nodes that may end here
         self._log_coefs = None
         # (kept cell indices, their next keys, tokens, (next frontier, each one's index there)
@@ -115,51 +140,91 @@ class Step:
     def size(self) -> int:
         """Stored terms, pool nodes and cells (what keeping this step costs, in entries)."""
         terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
-        return 2 * terms + len(self.cells) + (0 if self.pool is None else self.pool.size() + 4 * self.pool_size)
+        pool = 0 if self.pool is None else self.pool.size() + 4 * self.pool_size
+        return 2 * terms + len(self.cells) + (pool if not self.released else 4 * self.pool_size)
+
+    def release_forward(self) -> None:
+        """Drop what only `forward` reads (the pool, its renumbering, the nodes' states, the
+        positive terms' gathers and the cached supports): `backward` and `bound` keep
+        working, `forward` no longer does."""
+        self.pool = self.perm = self.rank = self._sweep = self.q = self.s = None
+        self.pos_source = self.pos_coef = self.neg_coef = None
+        self.zero_cells = self._kept_full = self._all_cells = None
+        self.released = True
+
+    def work(self) -> int:
+        """Terms one pass through this step touches (pool nodes, entry, root, direct and
+        negative terms, cells): the unit of the engines' work budgets (`backoff_budget`)."""
+        terms = len(self.ent_owner) + len(self.root_owner) + len(self.dir_node) + len(self.neg_owner)
+        return int(terms + self.pool_size + len(self.cells))
 
     def forward(self, S: BackoffStructure, dfa: PatternDFA, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(indices into `cells`, exact cell values float64 > 0) from the frontier's linear
         masses `a` (float64 (f,)), as `forward_band`."""
+        if self.released:
+            raise RuntimeError("this step's forward arrays were released (`release_forward`)")
         alpha = mass = None
-        parts, neg = [], np.zeros(0)
+        neg = np.zeros(0)
         if self.pool is not None:
             alpha, mass = self._masses(a[self.pooled_at])
-            parts += [mass[self.ent_owner] * self.ent_coef, mass[self.root_owner] * self.root_coef]
-            neg = mass[self.neg_owner] * self.neg_gamma * self.neg_pp
-        parts.append(a[self.dir_node] * self.dir_coef)
+            source = np.concatenate([mass, a]) if len(self.dir_node) else mass
+            neg = mass[self.neg_owner] * self.neg_coef
+        else:
+            source = np.concatenate([np.zeros(0), a])
         c = len(self.cells)
-        P = np.bincount(self.pos_cell, weights=np.concatenate(parts), minlength=c)
+        P = np.bincount(self.pos_cell, weights=source[self.pos_source] * self.pos_coef, minlength=c)
         N = np.bincount(self.neg_cell, weights=neg, minlength=c)
+        # every node carrying mass (no band split it): the cells that cancel to 0 are the same
+        # every time (their exact value is a sum of positive terms over the support), so only
+        # the first such pass recomputes them
+        full = len(a) > 0 and bool(a.min() > 0)
+        if full and self.zero_cells is not None:
+            P[self.zero_cells] = 0.0
+            N[self.zero_cells] = 0.0
         value = P - N
-        guard = np.flatnonzero((value <= flow.GUARD * P) & ((P > 0) | (N > 0)))
+        guard = np.flatnonzero(value <= flow.GUARD * P)  # (then the few with no terms at all left out)
+        guard = guard[(P[guard] > 0) | (N[guard] > 0)]
         if len(guard):
             in_pool = (None, None) if alpha is None else (alpha[self.rank], mass[self.rank])  # (pool order)
             value[guard] = _exact_cells(S, self.pool, *in_pool, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa)
-        keep = np.flatnonzero(value > 0)
+        if full and self.zero_cells is None:
+            self.zero_cells = guard[value[guard] == 0]
+        if full and self._kept_full is not None:  # (the same support: the same positive cells)
+            keep = self._kept_full
+        else:
+            keep = np.flatnonzero(value > 0)
+            if full and self.zero_cells is not None:
+                self._kept_full = keep if len(keep) < len(value) else slice(None)
+        if isinstance(keep, slice):
+            if self._all_cells is None:
+                self._all_cells = np.arange(len(value))
+            return self._all_cells, value
         return keep, value[keep]
 
     def _masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`Pool.masses` with the levels' gathers done once."""
+        """`Pool.masses` with the levels' gathers done once, each order's sums added into
+        its parents' slice only."""
         size = self.pool_size
-        alpha = np.bincount(self.frontier, weights=a, minlength=size)
+        alpha = np.zeros(size)
+        alpha[self.frontier] = a  # (frontier nodes are distinct pool nodes)
         mass = alpha.copy()
-        for sel, up, gamma in self.levels[::-1]:  # children before parents
-            mass += np.bincount(up, weights=mass[sel] * gamma, minlength=size)
+        for sel, parents, up, gamma in self._sweep[::-1]:  # children before parents
+            mass[parents] += np.bincount(up, weights=mass[sel] * gamma, minlength=parents.stop - parents.start)
         return alpha, mass
 
     def backward(self, b_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Σ_w p(w | s) b(next node) per frontier node (float64 (f,)) and the bool mask of
         pooled nodes whose value cancelled, from linear weights per cell `b_cell` (c,), as
         `backward_band`."""
-        out = np.zeros(len(self.q))
-        bad = np.zeros(len(self.q), dtype=bool)
-        pool = self.pool
-        if pool is not None:
+        out = np.zeros(self.f)
+        bad = np.zeros(self.f, dtype=bool)
+        if self.pool_size:
             size = self.pool_size
             D = np.bincount(self.ent_owner, weights=self.ent_coef * b_cell[self.ent_cell], minlength=size)
             C = np.bincount(self.neg_owner, weights=self.neg_pp * b_cell[self.neg_cell], minlength=size)
             BP, BN = np.zeros(size), np.zeros(size)
-            BP += np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=size)
+            r = self._roots  # (the roots: the first nodes)
+            BP[:r] = np.bincount(self.root_owner, weights=self.root_coef * b_cell[self.root_cell], minlength=r)
             for sel, up, g in self.levels:  # parents before children
                 BP[sel] = D[sel] + g * BP[up]
                 BN[sel] = g * (C[sel] + BN[up])
@@ -169,19 +234,17 @@ class Step:
             out[self.pooled_at] = np.maximum(value, 0.0)
             bad[self.pooled_at] = (top > 0) & (value <= flow.GUARD * top)
         if len(self.dir_node):
-            out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=len(self.q))
+            out += np.bincount(self.dir_node, weights=self.dir_coef * b_cell[self.dir_cell], minlength=self.f)
         return out, bad
 
     def bound(self, S: BackoffStructure, log_u_cell: np.ndarray, log_end: np.ndarray) -> np.ndarray:
         """max(log_end, max over options of log p(w | s) + log U(next node)) per frontier
         node, with pooled states' exclusions ignored (an upper bound; `backoff_search`)."""
         best = log_end.copy()
-        pool = self.pool
         if self._log_coefs is None:
 
             def runs(owner):
-                starts = _group_starts(owner)
-                return starts, owner[starts]
+                return _runs(owner)
 
             self._log_coefs = (
                 safe_log(S.prob[self.ent_entry]),
@@ -191,7 +254,7 @@ class Step:
                 (runs(self.ent_owner), runs(self.root_owner), runs(self.dir_node)),
             )
         log_ent, log_root, log_dir, log_gammas, (ent_runs, root_runs, dir_runs) = self._log_coefs
-        if pool is not None:
+        if self.pool_size:
             size = self.pool_size
             own = _group_max(ent_runs, log_ent + log_u_cell[self.ent_cell], size)
             bound = _group_max(root_runs, log_root + log_u_cell[self.root_cell], size)
@@ -209,11 +272,35 @@ def _group_starts(owner: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
 
 
-def _group_max(groups: tuple[np.ndarray, np.ndarray], values: np.ndarray, size: int) -> np.ndarray:
-    """max of `values` per owner, -inf where none (float64 (size,)); `groups` = (the runs'
-    starts in the ascending owners, their owners) (`_group_starts`)."""
+MAX_LAYERS = 64  # runs up to this long: a max per rank layer; longer: `reduceat`
+
+
+def _runs(owner: np.ndarray):
+    """How `_group_max` takes a max per run of equal ascending `owner` values: ("layers",
+    [(term indices, their owners)] per rank within the runs) when the runs are short (a
+    scatter per layer, each owner once: ~2x faster than `reduceat` over many tiny runs),
+    else ("reduceat", run starts, their owners)."""
+    starts = _group_starts(owner)
+    lengths = np.diff(np.r_[starts, len(owner)])
+    if len(starts) and lengths.max() <= MAX_LAYERS:
+        rank = np.arange(len(owner)) - np.repeat(starts, lengths)
+        order = np.argsort(rank.astype(np.uint8), kind="stable")  # (small integers: a radix sort)
+        cuts = np.searchsorted(rank[order], np.arange(int(lengths.max()) + 1))
+        return "layers", [(order[lo:hi], owner[order[lo:hi]]) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    return "reduceat", starts, owner[starts] if len(starts) else starts
+
+
+def _group_max(groups: tuple, values: np.ndarray, size: int) -> np.ndarray:
+    """max of `values` per owner, -inf where none (float64 (size,)); `groups` from `_runs`."""
     out = np.full(size, -np.inf)
-    starts, owners = groups
+    if groups[0] == "layers":
+        layers = groups[1]
+        index, owners = layers[0]
+        out[owners] = values[index]
+        for index, owners in layers[1:]:
+            out[owners] = np.maximum(out[owners], values[index])
+        return out
+    _, starts, owners = groups
     if len(starts):
         out[owners] = np.maximum.reduceat(values, starts)
     return out
