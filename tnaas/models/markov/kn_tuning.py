@@ -1,21 +1,33 @@
-"""Kneser-Ney discounts chosen on a validation split instead of Chen & Goodman's estimate.
+"""Kneser-Ney discounts (and Pitman-Yor strengths) chosen on held-out data instead of Chen &
+Goodman's estimate.
 
-`tuned_discounts(encoded, k)` holds out a deterministic, seeded tenth of the items, counts the
-rest, and minimises the held-out negative log-likelihood over the discounts D[j, r] (order j,
-count class r: counts 1, 2, 3+), each in (0, r], the ceiling keeping every discounted count
-c - D >= 0. The caller then fits the full corpus with those discounts.
+`tuned_parameters(encoded, k)` (what `MarkovModel(discounts="tuned")` uses) splits the items
+into 5 seeded folds; each fold is scored under Kneser-Ney counted on the other four, and the
+summed held-out negative log-likelihood is minimised over a table of discounts D[row, r]
+(count class r: counts 1, 2, 3+; each in (0, r], the ceiling keeping every discounted count
+c - D >= 0) and one concentration theta per row (Teh 2006's hierarchical Pitman-Yor with one
+table per type):
 
-The held-out likelihood is cheap to evaluate for any discounts: for each distinct held-out
+    p(w | h) = max(c(h w) - D, 0) / (theta + c(h)) + (theta + sum_r D_r N_r(h)) / (theta + c(h)) p(w | h')
+
+with theta in (-min_r D_r, MAX_STRENGTH], so every probability stays positive. A row is the
+history's order, whether it starts with BEGIN, and the bucket of its number of distinct
+followers (`discount_rows`). The caller then fits the full corpus with that table.
+`tuned_discounts(encoded, k)` is the earlier, smaller search: discounts per order only, on
+one seeded validation tenth.
+
+The held-out likelihood is cheap to evaluate for any parameters: for each distinct held-out
 (history, token) pair and each order j, the counts that enter the interpolation (c(h_j, w),
-c(h_j) and the number of tokens of each class after h_j) do not depend on D, and
+c(h_j) and the number of tokens of each class after h_j) do not depend on them, and
 
-    p_j = (c_j - D_j[class(c_j)]) / c(h_j) + p_(j-1) * sum_r D_j[r] N_r(h_j) / c(h_j)
+    p_j = (c_j - D_j[class(c_j)]) / (theta_j + c(h_j)) + p_(j-1) * (theta_j + sum_r D_j[r] N_r(h_j)) / (theta_j + c(h_j))
 
-is affine in each order's discounts. So the negative log-likelihood is convex in each order's
-block and its gradient is exact and cheap; it is minimised by projected Gauss-Newton (the
-Hessian's outer-product part, exact within a block) with a backtracking line search, from the
-closed-form discounts, accepting only steps that lower it: the result is never worse than
-the closed form on the validation split. Deterministic: same items, same discounts.
+is affine in each order's discounts (so without strengths the NLL is convex in each order's
+block) and rational in theta_j. Its gradient is exact and cheap; it is minimised by projected
+Gauss-Newton (the Hessian's outer-product part) with a backtracking line search, from the
+closed-form discounts (theta = 0), accepting only steps that lower it: the result is never
+worse than the closed form on the held-out data it was chosen on. Deterministic: same items,
+same parameters.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Interpolated modified Kneser-Ney smoothing of a Markov chain, as an automaton.
 
 Chen & Goodman's modified KN: three discounts per order (for counts 1, 2 and 3+; their
-closed-form estimate, or a table chosen on validation data by `kn_tuning`),
+closed-form estimate, or a table chosen on held-out data by `kn_tuning`, optionally with
+a Pitman-Yor strength per row),
 continuation counts below the top order (histories that start with BEGIN included: raw
 counts there predict held-out items worse, see benchmarks/results/bench_nll.md), and a
 uniform distribution over tokens + END at the bottom. Every known token gets a positive
