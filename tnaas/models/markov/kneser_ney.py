@@ -80,7 +80,7 @@ class KneserNeyAutomaton:
         levels = kn_levels(trie, self._lower_order_counts)  # orders k..0
         if discounts is None:  # Chen & Goodman's closed form, per order
             self.discounts = np.array([modified_discounts(used) for _, _, used in levels[::-1]])
-        else:  # chosen elsewhere (`kn_tuning`): (k + 1, classes), each class r in (0, r + 1]
+        else:  # chosen elsewhere (`kn_tuning`): (rows, classes), each class r in (0, r]
             self.discounts = check_discounts(discounts, self.k)
         if strengths is not None:
             if discounts is None:

@@ -27,9 +27,9 @@ class MarkovModel(AutomatonModel):
     probabilities); `"kneser-ney"` gives every known token a positive probability after
     every history (interpolated modified Kneser-Ney), with `discounts="closed-form"`
     (Chen & Goodman's estimate) or `"tuned"` (chosen by 5-fold cross-validation over the
-    training items, then the whole corpus refitted with them; `kn_tuning`). The discounts in use are
-    `kn_discounts_` (None: the closed form), tuned ones with a Pitman-Yor strength per row,
-    `kn_strengths_` (`kn_tuning.tuned_parameters`).
+    training items, then the whole corpus refitted with them; `kn_tuning`). The discounts in
+    use are `kn_discounts_` (None: the closed form); tuned ones come with a Pitman-Yor
+    strength per row, `kn_strengths_` (`kn_tuning.tuned_parameters`).
 
     >>> from tnaas.data.corpus import load_bundled
     >>> model = MarkovModel(state_size=3).fit(load_bundled("pokemon"))
@@ -69,10 +69,9 @@ class MarkovModel(AutomatonModel):
         self._remember_corpus(corpus)
         self.kn_discounts_ = self.kn_strengths_ = None
         if self.smoothing == "kneser-ney" and self.discounts == "tuned":
-            self.kn_discounts_, self.kn_strengths_ = tuned_parameters(corpus.encoded, int(self.state_size)) or (
-                None,
-                None,
-            )
+            tuned = tuned_parameters(corpus.encoded, int(self.state_size))  # None: too few items
+            if tuned is not None:
+                self.kn_discounts_, self.kn_strengths_ = tuned
         self._compile(counts)
         return self
 
