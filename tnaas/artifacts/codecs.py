@@ -111,6 +111,8 @@ def _save_markov(model) -> tuple[dict, dict]:
     arrays |= {"contexts": counts.contexts, "next_ids": counts.next_ids, "counts": counts.counts}
     if getattr(model, "kn_discounts_", None) is not None:  # tuned: not recomputable from the counts
         arrays["kn_discounts"] = np.asarray(model.kn_discounts_, dtype=np.float64)
+    if getattr(model, "kn_strengths_", None) is not None:
+        arrays["kn_strengths"] = np.asarray(model.kn_strengths_, dtype=np.float64)
     trie = model.trie_
     for field in dataclasses.fields(trie):
         value = getattr(trie, field.name)
@@ -192,12 +194,16 @@ def _load_markov(params: dict, facts: dict, arrays: dict):
     ):
         raise TnaasError("artifact is corrupt: the Markov counts do not fit its vocabulary and state size")
     counts = NgramCounts(model.vocabulary_, int(model.state_size), contexts, next_ids, counts)
-    model.kn_discounts_ = None
+    model.kn_discounts_ = model.kn_strengths_ = None
     if "kn_discounts" in arrays:
-        from tnaas.models.markov.kn_tuning import check_discounts
+        from tnaas.models.markov.kn_tuning import check_discounts, check_strengths
 
         try:
             model.kn_discounts_ = check_discounts(_array(arrays, "kn_discounts", np.float64, 2), model.state_size)
+            if "kn_strengths" in arrays:
+                model.kn_strengths_ = check_strengths(
+                    _array(arrays, "kn_strengths", np.float64, 1), model.kn_discounts_
+                )
         except TnaasError:
             raise TnaasError("artifact is corrupt: the Kneser-Ney discounts are not a valid table") from None
         model.discounts = "tuned"

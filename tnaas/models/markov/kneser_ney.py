@@ -1,7 +1,8 @@
 """Interpolated modified Kneser-Ney smoothing of a Markov chain, as an automaton.
 
 Chen & Goodman's modified KN: three discounts per order (for counts 1, 2 and 3+; their
-closed-form estimate, or a table chosen on validation data by `kn_tuning`),
+closed-form estimate, or a table chosen on held-out data by `kn_tuning`, optionally with
+a Pitman-Yor strength per row),
 continuation counts below the top order (histories that start with BEGIN included: raw
 counts there predict held-out items worse, see benchmarks/results/bench_nll.md), and a
 uniform distribution over tokens + END at the bottom. Every known token gets a positive
@@ -19,7 +20,7 @@ import numpy as np
 
 from tnaas.errors import TnaasError
 from tnaas.inference.automaton import Edges, LazyEdges
-from tnaas.models.markov.kn_tuning import check_discounts, count_class, discount_rows, kn_levels
+from tnaas.models.markov.kn_tuning import check_discounts, check_strengths, count_class, discount_rows, kn_levels
 from tnaas.models.markov.ngram import HistoryTrie
 
 MAX_DENSE_CELLS = 30_000_000  # states x tokens of one expansion (~240 MB of float64)
@@ -60,9 +61,16 @@ class KneserNeyAutomaton:
     Per history h: p(w | h) = max(c(h, w) - D(c), 0) / c(h) + gamma(h) p(w | h minus its
     first token), down to a uniform distribution over the V tokens and END. The BEGIN state
     gives END zero (renormalised) unless an empty item was seen.
+
+    With `strengths` (a Pitman-Yor concentration theta per row of `discounts`, chosen by
+    `kn_tuning.tuned_parameters`): p(w | h) = max(c(h, w) - D, 0) / (theta + c(h)) +
+    (theta + sum D) / (theta + c(h)) p(w | h'), the same "explicit part + gamma(h) p(w | h')"
+    form (so the backoff engines apply unchanged); theta = 0 is plain Kneser-Ney. Without
+    them the arithmetic is exactly the closed form's (and no attribute is added, so saved
+    snapshots of such models are unchanged).
     """
 
-    def __init__(self, trie: HistoryTrie, discounts: np.ndarray | None = None):
+    def __init__(self, trie: HistoryTrie, discounts: np.ndarray | None = None, strengths: np.ndarray | None = None):
         self.trie = trie
         self.vocabulary = trie.counts.vocabulary
         self.n_states = trie.n_nodes
@@ -72,8 +80,12 @@ class KneserNeyAutomaton:
         levels = kn_levels(trie, self._lower_order_counts)  # orders k..0
         if discounts is None:  # Chen & Goodman's closed form, per order
             self.discounts = np.array([modified_discounts(used) for _, _, used in levels[::-1]])
-        else:  # chosen elsewhere (`kn_tuning`): (k + 1, classes), each class r in (0, r + 1]
+        else:  # chosen elsewhere (`kn_tuning`): (rows, classes), each class r in (0, r]
             self.discounts = check_discounts(discounts, self.k)
+        if strengths is not None:
+            if discounts is None:
+                raise TnaasError("Kneser-Ney strengths need their discounts table")
+            self.strengths = check_strengths(strengths, self.discounts)
         rows_node = [node for node, _, _ in levels]
         rows_token = [token for _, token, _ in levels]
         rows_count = [used for _, _, used in levels]
@@ -83,16 +95,24 @@ class KneserNeyAutomaton:
         order = np.lexsort((token, node))
         node, token, count = node[order], token[order], count[order]
         classes = count_class(count, self.discounts.shape[1])
-        discount = self.discounts[discount_rows(trie, len(self.discounts))[node], classes]
+        followers = np.bincount(node, minlength=n)  # distinct tokens after each history
+        node_row = discount_rows(trie, len(self.discounts), followers)
+        discount = self.discounts[node_row[node], classes]
         total = np.bincount(node, weights=count, minlength=n)
         if (total[np.unique(node)] <= 0).any() or total[0] <= 0:
             raise TnaasError("cannot smooth an empty chain")
         self._token = token
-        self._weight = (count - discount) / total[node]
         self._gamma = np.zeros(n)
         np.add.at(self._gamma, node, discount)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self._gamma = np.where(total > 0, self._gamma / total, 1.0)
+        if strengths is None:
+            self._weight = (count - discount) / total[node]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._gamma = np.where(total > 0, self._gamma / total, 1.0)
+        else:  # theta + c(h) > 0 and theta + sum D > 0 (`check_strengths`): all positive
+            theta = self.strengths[node_row]
+            self._weight = (count - discount) / (theta[node] + total[node])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._gamma = np.where(total > 0, (theta + self._gamma) / (theta + total), 1.0)
         self._start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(node, minlength=n), out=self._start[1:])
         # Interpolation gives END some mass after every history, BEGIN's included, but an

@@ -9,7 +9,7 @@ from tnaas.inference.completion import END_KEY
 from tnaas.models.base import AutomatonModel, Heatmap
 from tnaas.models.markov.budget import check_fit_budget
 from tnaas.models.markov.chain import ChainAutomaton
-from tnaas.models.markov.kn_tuning import tuned_discounts
+from tnaas.models.markov.kn_tuning import tuned_parameters
 from tnaas.models.markov.kneser_ney import KneserNeyAutomaton
 from tnaas.models.markov.markovify_json import chain_json, parse_chain
 from tnaas.models.markov.ngram import MAX_STATE_SIZE, MIN_STATE_SIZE, HistoryTrie, NgramCounts, count_ngrams
@@ -26,9 +26,10 @@ class MarkovModel(AutomatonModel):
     With `smoothing="none"` it is exactly markovify's `Chain` (same states, counts and
     probabilities); `"kneser-ney"` gives every known token a positive probability after
     every history (interpolated modified Kneser-Ney), with `discounts="closed-form"`
-    (Chen & Goodman's estimate) or `"tuned"` (chosen on a validation tenth of the training
-    items, then the whole corpus refitted with them; `kn_tuning`). The discounts in use are
-    `kn_discounts_` (None: the closed form).
+    (Chen & Goodman's estimate) or `"tuned"` (chosen by 5-fold cross-validation over the
+    training items, then the whole corpus refitted with them; `kn_tuning`). The discounts in
+    use are `kn_discounts_` (None: the closed form); tuned ones come with a Pitman-Yor
+    strength per row, `kn_strengths_` (`kn_tuning.tuned_parameters`).
 
     >>> from tnaas.data.corpus import load_bundled
     >>> model = MarkovModel(state_size=3).fit(load_bundled("pokemon"))
@@ -66,9 +67,11 @@ class MarkovModel(AutomatonModel):
         counts = count_ngrams(corpus.encoded, int(self.state_size))
         check_fit_budget(counts, self.smoothing)  # before the trie and tables are allocated
         self._remember_corpus(corpus)
-        self.kn_discounts_ = None
+        self.kn_discounts_ = self.kn_strengths_ = None
         if self.smoothing == "kneser-ney" and self.discounts == "tuned":
-            self.kn_discounts_ = tuned_discounts(corpus.encoded, int(self.state_size))
+            tuned = tuned_parameters(corpus.encoded, int(self.state_size))  # None: too few items
+            if tuned is not None:
+                self.kn_discounts_, self.kn_strengths_ = tuned
         self._compile(counts)
         return self
 
@@ -76,7 +79,9 @@ class MarkovModel(AutomatonModel):
         self.counts_ = counts
         self.trie_ = HistoryTrie.build(counts)
         if self.smoothing == "kneser-ney":
-            self.automaton_ = KneserNeyAutomaton(self.trie_, getattr(self, "kn_discounts_", None))
+            self.automaton_ = KneserNeyAutomaton(
+                self.trie_, getattr(self, "kn_discounts_", None), getattr(self, "kn_strengths_", None)
+            )
         else:
             self.automaton_ = SMOOTHINGS[self.smoothing](self.trie_)
 
