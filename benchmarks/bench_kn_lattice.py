@@ -32,7 +32,8 @@ QUERIES = [
         for p in ("% love %", "the * of %", "* * * * *", "shall I % thee")
     ],
     *[("tech", k, "kneser-ney", p, None) for k in (5, 6) for p in ("py%", "**********", "py*%*on", "%ab%", "%e%e%")],
-    ("tech", 6, "kneser-ney", "*" * 60, None),  # over the work budget: refused up front
+    ("tech", 6, "kneser-ney", "*" * 60, None),  # under the work budget (~0.87e9 units)
+    ("ipsum", 6, "kneser-ney", " ".join("*" * 64), None),  # over the work budget: refused up front
     *[(c, k, "kneser-ney", "%", "corpus") for c, k in (("tech", 6), ("sonnets", 3), ("ipsum", 3), ("pokemon", 6))],
     ("sonnets", 2, "none", "% love %", None),
     ("tech", 5, "none", "py*%*on", None),

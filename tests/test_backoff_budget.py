@@ -40,10 +40,10 @@ def built_steps(monkeypatch):
     return built
 
 
-def test_a_fixed_pattern_of_sixty_unknowns_is_refused_before_any_step(built_steps):
-    m = model("tech", 6)  # 8.9 CPU s and 578 MB before the budget
+def test_a_fixed_pattern_of_64_unknown_words_is_refused_before_any_step(built_steps):
+    m = model("ipsum", 6)  # estimated at 1.8e9 units (~20 CPU s)
     with pytest.raises(TnaasError, match=LATTICE_MESSAGE):
-        m.complete("*" * 60, top=10, samples=10, random_state=0)
+        m.complete(" ".join("*" * 64), top=10, samples=10, random_state=0)
     assert built_steps == []
 
 
@@ -107,7 +107,28 @@ def test_length_control_is_refused_up_front_from_the_structure_sizes(monkeypatch
         BackoffAllPaths(m.automaton_, 12, max_work=need - 1)
 
 
-def test_large_length_control_is_refused_and_the_benchmark_is_answered():
-    with pytest.raises(TnaasError, match="units of work"):  # 12 CPU s before the budget
-        model("notes", 6).sample(10, random_state=0, length="corpus")
-    assert len(model("tech", 6).sample(10, random_state=0, length="corpus")) == 10
+def length_control_work(m, max_length: int) -> int:
+    """The units `BackoffAllPaths` charges up front for lengths up to `max_length`."""
+    S = backoff_structure(m.automaton_)
+    return S.step_work() * (PASSES * max_length + BUILD_COST * (S.k + 2))
+
+
+@pytest.mark.parametrize("name", ["notes", "ipsum", "tech", "sonnets"])
+def test_corpus_length_control_fits_the_budget_at_state_size_6_and_twice_as_long_does_not(name, monkeypatch):
+    # The issue's goal: `%` with length control answered on every bundled corpus at k <= 6
+    # (notes at k = 6 is the costliest: 1.03e9 units, ~7 CPU s). Counted, not run.
+    m = model(name, 6)
+    longest = m.length_distribution("corpus").max_length
+    assert length_control_work(m, longest) <= MAX_BACKOFF_WORK
+    if length_control_work(m, 2 * longest) > MAX_BACKOFF_WORK:
+        monkeypatch.setattr(blen, "Step", None)  # (refused before any step is built)
+        with pytest.raises(TnaasError, match="units of work"):
+            BackoffAllPaths(m.automaton_, 2 * longest)
+
+
+def test_length_control_on_the_costliest_corpus_is_answered_while_over_budget_requests_are_not():
+    m = model("tech", 6)
+    assert len(m.sample(10, random_state=0, length="corpus")) == 10
+    longest = m.length_distribution("corpus").max_length
+    with pytest.raises(TnaasError, match="units of work"):
+        BackoffAllPaths(m.automaton_, longest, max_work=length_control_work(m, longest) - 1)

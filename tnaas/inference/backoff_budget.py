@@ -3,7 +3,10 @@
 A unit of work is one term of the backoff operator touched by one pass (`Step.work`: pool
 nodes, entry, root, direct and negative terms, output cells); compiling a step costs
 `BUILD_COST` units per term it lays out (measured: building is ~10x one pass over it). On
-the bundled corpora a unit costs ~10-15 ns of CPU, so `MAX_BACKOFF_WORK` is ~5-7 s.
+the bundled corpora a unit costs ~6-13 ns of CPU, so `MAX_BACKOFF_WORK` is ~7-15 s: set so
+that `%` with length control is answered on every bundled corpus at every state size up to 6
+(the costliest, notes at k = 6, needs 1.03e9 units, ~7 CPU s), as is any tech pattern of
+up to `MAX_PATTERN_TOKENS` characters at k <= 6 (64 unknowns at k = 6: ~0.93e9).
 
 `backoff_lattice` counts as its forward pass proceeds and charges each step for all three
 passes at once (forward, backward, A* bounds: the same steps again), plus the rebuilds of
@@ -19,7 +22,7 @@ import numpy as np
 
 from tnaas.errors import TnaasError
 
-MAX_BACKOFF_WORK = 500_000_000  # units (see the module docstring): ~5-7 s of CPU
+MAX_BACKOFF_WORK = 1_200_000_000  # units (see the module docstring): ~7-15 s of CPU
 BUILD_COST = 10  # units per term of a compiled step, for building it
 PASSES = 3  # forward, backward and A* bounds each go through every step once
 
