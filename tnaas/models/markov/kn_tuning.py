@@ -13,8 +13,6 @@ table per type):
 with theta in (-min_r D_r, MAX_STRENGTH], so every probability stays positive. A row is the
 history's order, whether it starts with BEGIN, and the bucket of its number of distinct
 followers (`discount_rows`). The caller then fits the full corpus with that table.
-`tuned_discounts(encoded, k)` is the earlier, smaller search: discounts per order only, on
-one seeded validation tenth.
 
 The held-out likelihood is cheap to evaluate for any parameters: for each distinct held-out
 (history, token) pair and each order j, the counts that enter the interpolation (c(h_j, w),
@@ -39,7 +37,6 @@ from tnaas.errors import TnaasError
 from tnaas.models.markov.ngram import HistoryTrie, count_ngrams
 
 N_CLASSES = 3  # count classes 1, 2, 3+ (Chen & Goodman)
-VALIDATION_FRACTION = 0.1
 VALIDATION_SEED = 0
 MIN_VALIDATION_ITEMS = 5  # fewer held-out items than this: keep the closed form
 LOWEST = 1e-3  # a discount of 0 would leave the history no mass for lower orders
@@ -162,13 +159,6 @@ def closed_form(counts: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
     bad = (n[:-1] == 0) | (n[1:] == 0) | (n[0] == 0) | ~np.isfinite(d) | (d <= 0)
     d[bad] = r[bad] / 2
     return np.minimum(d, r)
-
-
-def split_items(n_items: int, fraction: float = VALIDATION_FRACTION, seed: int = VALIDATION_SEED):
-    """(fitting item indices, validation item indices), a seeded shuffle (int64 arrays)."""
-    order = np.random.default_rng(seed).permutation(n_items)
-    n_val = int(round(n_items * fraction))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def subset(encoded: Encoded, items: np.ndarray) -> Encoded:
@@ -442,31 +432,6 @@ def minimise(objective: HeldOutObjective, start: np.ndarray) -> tuple[np.ndarray
         if gain < 1e-7 * max(1.0, abs(value)):
             break
     return d, first, value
-
-
-def tuned_discounts(
-    encoded: Encoded,
-    state_size: int,
-    n_classes: int = N_CLASSES,
-    seed: int = VALIDATION_SEED,
-    lower_order_counts=None,
-    split_begin: bool = False,
-) -> np.ndarray | None:
-    """Discounts (float64 (state_size + 1, n_classes)) that minimise the NLL of a seeded
-    validation tenth of `encoded`'s items under Kneser-Ney fitted on the other nine tenths,
-    started from (and never worse there than) the closed form; None when the corpus is too
-    small to hold any out (fewer than `MIN_VALIDATION_ITEMS` validation items)."""
-    fit_items, val_items = split_items(len(encoded.offsets) - 1, seed=seed)
-    if len(val_items) < MIN_VALIDATION_ITEMS:
-        return None
-    trie = HistoryTrie.build(count_ngrams(subset(encoded, fit_items), state_size))
-    n_rows = 2 * state_size + 1 if split_begin else state_size + 1
-    held_out = count_ngrams(subset(encoded, val_items), state_size)
-    objective = HeldOutObjective(trie, held_out, n_classes, lower_order_counts, n_rows)
-    start = np.array([closed_form(used, n_classes) for _, _, used in kn_levels(trie, lower_order_counts)[::-1]])
-    if split_begin:
-        start = np.vstack([start, start[1:]])
-    return minimise(objective, start)[0]
 
 
 def tuned_parameters(

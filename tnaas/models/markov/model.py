@@ -15,8 +15,9 @@ from tnaas.models.markov.markovify_json import chain_json, parse_chain
 from tnaas.models.markov.ngram import MAX_STATE_SIZE, MIN_STATE_SIZE, HistoryTrie, NgramCounts, count_ngrams
 
 SMOOTHINGS = {"none": ChainAutomaton, "kneser-ney": KneserNeyAutomaton}
-# Kneser-Ney discounts: Chen & Goodman's estimate from the counts, or chosen on a seeded
-# validation tenth of the training items (`kn_tuning`; benchmarks/results/bench_nll.md).
+# Kneser-Ney discounts: Chen & Goodman's estimate from the counts, or discounts and strengths
+# chosen by seeded 5-fold cross-validation over the training items (`kn_tuning`;
+# benchmarks/results/bench_nll.md).
 DISCOUNTS = ("closed-form", "tuned")
 
 
