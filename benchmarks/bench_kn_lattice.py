@@ -1,5 +1,5 @@
 """Kneser-Ney completion and length control: the explicit lattice vs the backoff lattice,
-before and after the speed work of the `knspeed` branch.
+before (commit `BEFORE`) and after issue 13's second speed pass (work budget, linear passes).
 
 Each query runs in a fresh interpreter (so peak memory is its own) with a time cap; the
 old engine is the explicit `Lattice`/`AllPaths` (forced by hiding the backoff structure),
@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BEFORE = "a3bfdf4"  # the backoff engines before the knspeed work (work budget, linear passes)
+BEFORE = "a3bfdf4"  # the backoff engines before the second speed pass (work budget, linear passes)
 _BEFORE_TREE: list[str] = []  # the extracted tree's directory, once
 CAP_SECONDS = 150  # wall seconds per engine and query (a loaded machine: CPU times are what is reported)
 REPEATS = 3
