@@ -8,9 +8,15 @@ the next frontier by key. k-best: A* over prefixes with an admissible heuristic 
 upper bound on the best finish from each node computed over the pooled structure (each
 frontier's compiled `backoff_step.Step`, max instead of sum) with exclusions ignored
 (each state's bound is the max of its entries' exact terms and γ times its parent's
-bound, which can only over-estimate; through a saturated `%` the recursion stops changing
-after a few steps, and from there one bound array serves every step). A popped node's
-children are sorted
+bound, which can only over-estimate). Through a long saturated `%` (one frontier, one
+step, equal end weights up to the cap) the bound does not recurse from the cap: it
+starts from log β at the run's first step, which bounds the best finish from every later
+step too (a sum over finishes bounds their max, and a later step's finishes, with less
+time left, are finishes of the same node at the first), and applies that one step
+`BETA_TIGHTENING` times (each application maps an upper bound of the next step's best
+finish to one of this step's, since the pooled max over-estimates the exact max-product
+step, which is monotone). So a few passes serve the whole run, not one per step.
+A popped node's children are sorted
 once and pushed lazily (best first, each pop of a child pushes its next sibling), so a
 pop costs O(V log V), not V heap pushes.
 """
@@ -96,6 +102,9 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
     return [row[:length].copy() for row, length in zip(tokens, lengths.tolist())]
 
 
+BETA_TIGHTENING = 3  # bound passes from log β through a saturated run (module docstring)
+
+
 def upper_bounds(lat) -> list[np.ndarray]:
     """log U_t(node) >= log max over matching finishes of p(finish | node), per t (module
     docstring); exact at the last step."""
@@ -103,21 +112,24 @@ def upper_bounds(lat) -> list[np.ndarray]:
     horizon = len(lat.log_alpha) - 1
     out = [np.zeros(0)] * (horizon + 1)
     out[horizon] = lat.log_end[horizon]
-    # Through a run of equal frontiers (a saturated `%`) with equal end weights the step is
-    # one map, applied again and again; the bounds grow (finishing earlier stays allowed)
-    # until one application changes nothing, and from there on every bound is that one
     frontier = [lat._frontier_id(keys) for keys in lat.keys]
     weight = lat.log_end_weight
-    converged = False
-    for t in range(horizon - 1, -1, -1):
-        same = t + 2 <= horizon and frontier[t] == frontier[t + 1] == frontier[t + 2] and weight[t] == weight[t + 1]
-        if same and converged:
-            out[t] = out[t + 1]
-            continue
+    first = horizon  # the saturated run: steps first..horizon - 1 share one frontier and end weight
+    while first > 0 and frontier[first - 1] == frontier[horizon] and weight[first - 1] == weight[horizon]:
+        first -= 1
+    last = horizon - 1  # the last step the recursion below computes
+    if horizon - first >= BETA_TIGHTENING + 2:  # (shorter: the recursion is as cheap)
+        step = lat.step(first)
+        lookup = lat.cell_lookup(first, step)
+        bound = lat.log_beta[first]
+        for _ in range(BETA_TIGHTENING):
+            bound = step.bound(S, np.r_[bound, -np.inf][lookup], lat.log_end[first])
+        out[first:horizon] = [bound] * (horizon - first)
+        last = first - 1
+    for t in range(last, -1, -1):
         step = lat.step(t)
         log_u = np.r_[out[t + 1], -np.inf]  # the last: absent
         out[t] = step.bound(S, log_u[lat.cell_lookup(t, step)], lat.log_end[t])
-        converged = same and np.array_equal(out[t], out[t + 1])
     return out
 
 
