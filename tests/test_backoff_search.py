@@ -94,8 +94,9 @@ def _exact_best_finish(lat) -> list[np.ndarray]:
     best = [None] * (horizon + 1)
     best[horizon] = np.asarray(lat.log_end[horizon], dtype=np.float64)
     for t in range(horizon - 1, -1, -1):
-        log_p, nxt = search._options(lat, t, np.arange(len(lat.keys[t])))
-        via = np.where(nxt >= 0, log_p + np.r_[best[t + 1], -np.inf][nxt], -np.inf)
+        probs, nxt = search._options(lat, t, np.arange(len(lat.keys[t])))
+        with np.errstate(divide="ignore"):
+            via = np.where(nxt >= 0, np.log(probs) + np.r_[best[t + 1], -np.inf][nxt], -np.inf)
         best[t] = np.maximum(lat.log_end[t], via.max(axis=1))
     return best
 

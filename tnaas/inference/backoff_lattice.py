@@ -377,6 +377,13 @@ class BackoffLattice:
                 self._indexes[number] = found
         return found
 
+    def kept_key_index(self, t: int) -> KeyIndex | None:
+        """The `KeyIndex` of the nodes after t tokens if the backward pass kept one, else None
+        (never builds one: a search expanding a few nodes does better with a binary search)."""
+        if t >= len(self.keys):
+            return None
+        return self._indexes.get(self._frontier_id(self.keys[t]))
+
     @property
     def probability(self) -> float:
         """p(pattern), float (0.0 when below the smallest double: `log_z` holds it)."""

@@ -34,20 +34,38 @@ from tnaas.inference.lattice import MAX_SEARCH_POPS
 
 
 def _options(lat, t: int, nodes: np.ndarray):
-    """Dense options of frontier nodes `nodes` (int64 (g,)) after t tokens: (log p(w | s)
+    """Dense options of frontier nodes `nodes` (int64 (g,)) after t tokens: (p(w | s)
     float64 (g, V), next node index int64 (g, V), -1 where the pattern or lattice has none)."""
     S, dfa = lat.structure, lat.dfa
     q, s = np.divmod(lat.keys[t][nodes], S.n)
     probs, dsts = S.dense_rows(s)
     nq = dfa.delta[q[:, None], dfa.token_class[None, :]]
     query = np.where(nq >= 0, nq * S.n + dsts, -1)
-    # a few nodes' options: a binary search in the sorted keys (a `KeyIndex` table over
-    # DFA states x KN states would cost far more to build than these lookups)
+    kept = getattr(lat, "kept_key_index", None)
+    index = kept(t + 1) if kept is not None else None  # (kept by the backward pass: a table lookup)
+    if index is not None and index.table is not None:
+        return probs, index.find(query)
+    # else a binary search in the sorted keys (a `KeyIndex` table over DFA states x KN
+    # states would cost far more to build than a few nodes' lookups)
     keys = lat.keys[t + 1]
     if len(keys) == 0:
-        return safe_log(probs), np.full(query.shape, -1)
+        return probs, np.full(query.shape, -1)
     at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return safe_log(probs), np.where(keys[at] == query, at, -1)
+    return probs, np.where(keys[at] == query, at, -1)
+
+
+def _option_weights(lat, t: int, probs: np.ndarray, nxt: np.ndarray, log_here: np.ndarray) -> np.ndarray:
+    """p(w | s) β(next) / β(node) per option (float64 (g, V)): in linear arithmetic when
+    β after t + 1 tokens is one linear band (values >= e^-575, so no product loses
+    digits) and no row's factor exp(scale - log β(node)) overflows, else in logs."""
+    following = getattr(lat, "_beta", [None] * (t + 2))[t + 1]
+    if isinstance(following, tuple):
+        values, shift = following  # (values end with a 0 for "absent": index -1)
+        lift = shift - log_here
+        if lift.max() < 700:
+            return values[nxt] * np.exp(lift)[:, None] * probs
+    with np.errstate(divide="ignore"):
+        return np.exp(np.log(probs) + _take(lat.log_beta, t + 1, nxt) - log_here[:, None])
 
 
 def _take(log_beta, t: int, index: np.ndarray) -> np.ndarray:
@@ -82,12 +100,12 @@ def sample_lattice(lat, n: int, rng: np.random.Generator) -> list[np.ndarray]:
             rows = np.arange(lo, min(lo + step, len(unique)))
             draws = np.flatnonzero((inverse >= lo) & (inverse < lo + len(rows)))
             if t < len(lat.cells):  # (the last step has no tokens left)
-                log_p, nxt = _options(lat, t, unique[rows])
-                log_w = log_p + _take(lat.log_beta, t + 1, nxt) - log_here[rows, None]
+                probs, nxt = _options(lat, t, unique[rows])
+                w = _option_weights(lat, t, probs, nxt, log_here[rows])
             else:
-                log_w = np.full((len(rows), V), -np.inf)
+                w = np.zeros((len(rows), V))
                 nxt = np.full((len(rows), V), -1)
-            weight = np.exp(np.concatenate([log_w, log_stop[rows, None]], axis=1))
+            weight = np.concatenate([w, np.exp(log_stop[rows, None])], axis=1)
             owner = np.repeat(np.arange(len(rows)), V + 1)
             choice = choose(owner, weight.reshape(-1), len(rows), inverse[draws] - lo, rng)
             row, option = np.divmod(choice, V + 1)
@@ -150,8 +168,8 @@ def top_lattice(lat, k: int) -> tuple[list[tuple[np.ndarray, float]], bool]:
             heapq.heappush(heap, (-log_end, counter, prefix, None))
         if t >= len(lat.cells):
             return
-        log_p, nxt = _options(lat, t, np.array([i]))
-        log_p, nxt = log_p[0], nxt[0]
+        probs, nxt = _options(lat, t, np.array([i]))
+        log_p, nxt = safe_log(probs[0]), nxt[0]
         priority = log_w + log_p + np.r_[bound[t + 1], -np.inf][nxt]
         keep = np.flatnonzero(priority > -np.inf)
         if len(keep) == 0:
