@@ -41,11 +41,17 @@ def unique_inverse(values: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarra
     else a sort (numpy's hashed `unique` is far slower on these arrays)."""
     if len(values) == 0:
         return values.astype(np.int64), np.zeros(0, dtype=np.int64)
+    low = int(values.min())  # (the table spans the values' range only: one DFA state's keys, often)
+    span = min(span, int(values.max()) + 1) - low
     if span <= 8 * len(values) + (1 << 20):
         present = np.zeros(span, dtype=bool)
-        present[values] = True
+        shifted = values - low if low else values
+        present[shifted] = True
         rank = np.cumsum(present, dtype=np.int64) - 1
-        return np.flatnonzero(present), rank[values]
+        found = np.flatnonzero(present)
+        if low:
+            found += low
+        return found, rank[shifted]
     order = np.argsort(values, kind="stable")
     ordered = values[order]
     new = np.r_[True, ordered[1:] != ordered[:-1]]
@@ -61,15 +67,19 @@ class KeyIndex:
     def __init__(self, keys: np.ndarray, span: int):
         self.keys = keys
         self.table = None
-        if span <= 8 * len(keys) + (1 << 21):
-            self.table = np.full(span + 1, -1, dtype=np.int64)
-            self.table[keys] = np.arange(len(keys))
+        self.low = int(keys[0]) if len(keys) else 0  # (the table covers the keys' range only)
+        width = int(keys[-1]) + 1 - self.low if len(keys) else 0
+        if min(span, width) <= 8 * len(keys) + (1 << 21):
+            self.table = np.full(width + 1, -1, dtype=np.int64)  # (the last: "absent")
+            self.table[keys - self.low] = np.arange(len(keys))
 
     def find(self, query: np.ndarray) -> np.ndarray:
         """Index of each query key in `keys`, -1 where absent (negative queries: absent)."""
         query = np.asarray(query, dtype=np.int64)
         if self.table is not None:
-            return self.table[np.where(query >= 0, np.minimum(query, len(self.table) - 1), len(self.table) - 1)]
+            at = query - self.low
+            last = len(self.table) - 1
+            return self.table[np.where((at >= 0) & (at < last), at, last)]
         if len(self.keys) == 0:
             return np.full(len(query), -1)
         at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
@@ -182,7 +192,7 @@ class Pool:
         n = S.n
         front = q * n + s
         span = (int(front.max()) // n + 1) * n if len(front) else 1
-        if len(front) and span <= 8 * len(front) + (1 << 22):
+        if len(front) and span - (int(front.min()) // n) * n <= 8 * len(front) + (1 << 22):
             self._marked(S, front, span)
         else:
             levels = [front]
@@ -209,9 +219,10 @@ class Pool:
         `span`: each level adds only the suffixes not marked yet (most are frontier nodes
         themselves), and the table's running count numbers the keys."""
         n = S.n
-        present = np.zeros(span, dtype=bool)
-        present[front] = True
-        cur = front
+        low = (int(front.min()) // n) * n  # (suffixes keep their DFA state: the table starts at the lowest)
+        present = np.zeros(span - low, dtype=bool)
+        present[front - low] = True
+        cur = front - low
         while len(cur):
             q, s = np.divmod(cur, n)
             inner = s > 0
@@ -219,12 +230,12 @@ class Pool:
             cur = up[~present[up]]  # (a new suffix of several nodes repeats: harmless)
             present[cur] = True
         rank = np.cumsum(present, dtype=np.int64) - 1
-        self.keys = np.flatnonzero(present)
+        self.keys = np.flatnonzero(present) + low
         self.q, self.s = np.divmod(self.keys, n)
         nonroot = self.s > 0
         self.up = np.full(len(self.keys), -1)
-        self.up[nonroot] = rank[self.q[nonroot] * n + S.parent[self.s[nonroot]]]
-        self.frontier = rank[front]
+        self.up[nonroot] = rank[self.q[nonroot] * n + S.parent[self.s[nonroot]] - low]
+        self.frontier = rank[front - low]
 
     def size(self) -> int:
         """Stored pool nodes plus cached entries (what keeping this pool costs)."""
