@@ -1,5 +1,6 @@
 """Kneser-Ney completion and length control: the explicit lattice vs the backoff lattice,
-before (commit `BEFORE`) and after issue 13's second speed pass (work budget, linear passes).
+before (commit `BEFORE`: after issue 13's second speed pass) and after its third (k-best
+bounds from log β, linear sampling weights, key tables over the keys' range).
 
 Each query runs in a fresh interpreter (so peak memory is its own) with a time cap; the
 old engine is the explicit `Lattice`/`AllPaths` (forced by hiding the backoff structure),
@@ -21,10 +22,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BEFORE = "a3bfdf4"  # the backoff engines before the second speed pass (work budget, linear passes)
+BEFORE = "40f50fd"  # the backoff engines after issue 13's second speed pass
 _BEFORE_TREE: list[str] = []  # the extracted tree's directory, once
 CAP_SECONDS = 150  # wall seconds per engine and query (a loaded machine: CPU times are what is reported)
-REPEATS = 3
+REPEATS = 5
 QUERIES = [
     *[
         ("sonnets", k, "kneser-ney", p, None)
