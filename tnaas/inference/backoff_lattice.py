@@ -51,6 +51,7 @@ from tnaas.inference.patterns import PatternDFA
 
 MAX_BACKOFF_ENTRIES = 12_000_000  # stored frontier nodes + cells (~24 bytes each: ~300 MB)
 MAX_KEPT_POOL = 6_000_000  # compiled steps' terms kept between passes (~40 bytes each); beyond, rebuilt
+RECENT_STEPS = 2  # steps built last, at hand even beyond MAX_KEPT_POOL (`_numbered_step`)
 
 
 _ADVICE = "use fewer unknown positions (`*`/`%`), a shorter pattern, or a smaller state size"
@@ -148,7 +149,7 @@ class BackoffLattice:
         self._steps: dict[int, Step] = {}
         self._lookups: dict[tuple[int, int], np.ndarray] = {}
         self._kept = 0
-        self._last_step: tuple[int, Step | None] = (-1, None)
+        self._recent: list[tuple[int, Step]] = []  # the last RECENT_STEPS built (kept or not), oldest first
         self._last_lookup: tuple[tuple[int, int], np.ndarray | None] = ((-1, -1), None)
         self._range = np.arange(0)
         self._known_ids: dict[int, tuple[np.ndarray, int]] = {}  # id(array): (the array, its number)
@@ -328,10 +329,12 @@ class BackoffLattice:
     def _numbered_step(self, number: int, keys: np.ndarray) -> Step:
         """The `Step` of distinct frontier `number`: one per frontier, kept for the later
         passes while the kept ones stay under `MAX_KEPT_POOL` (else rebuilt when asked;
-        the last one built is always at hand, so a saturated frontier is built once)."""
+        the last `RECENT_STEPS` built are always at hand: a saturated frontier is built
+        once, and the backward pass and the k-best bounds start with the forward pass's
+        last two, the saturated step and the one before it)."""
         found = self._steps.get(number)
-        if found is None and self._last_step[0] == number:
-            found = self._last_step[1]
+        if found is None:
+            found = next((step for seen, step in reversed(self._recent) if seen == number), None)
         if found is not None and self._counting and found.released:  # (a frontier seen again)
             self._steps.pop(number, None)  # (its share of `MAX_KEPT_POOL` stays counted)
             found = None
@@ -343,7 +346,7 @@ class BackoffLattice:
             if kept:
                 self._kept += found.size()
                 self._steps[number] = found
-            self._last_step = (number, found)
+            self._recent = [*self._recent, (number, found)][-RECENT_STEPS:]
         return found
 
     def step(self, t: int) -> Step:

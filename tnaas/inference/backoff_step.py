@@ -163,10 +163,10 @@ class Step:
         masses `a` (float64 (f,)), as `forward_band`."""
         if self.released:
             raise RuntimeError("this step's forward arrays were released (`release_forward`)")
-        alpha = mass = None
+        mass = None
         neg = np.zeros(0)
         if self.pool is not None:
-            alpha, mass = self._masses(a[self.pooled_at])
+            mass = self._masses(a[self.pooled_at])
             source = np.concatenate([mass, a]) if len(self.dir_node) else mass
             neg = mass[self.neg_owner] * self.neg_coef
         else:
@@ -185,7 +185,11 @@ class Step:
         guard = np.flatnonzero(value <= flow.GUARD * P)  # (then the few with no terms at all left out)
         guard = guard[(P[guard] > 0) | (N[guard] > 0)]
         if len(guard):
-            in_pool = (None, None) if alpha is None else (alpha[self.rank], mass[self.rank])  # (pool order)
+            in_pool = (None, None)
+            if mass is not None:  # (each node's own mass, only for these: pool order)
+                alpha = np.zeros(self.pool_size)
+                alpha[self.frontier] = a[self.pooled_at]
+                in_pool = (alpha[self.rank], mass[self.rank])
             value[guard] = _exact_cells(S, self.pool, *in_pool, self.cells[guard], self.q, self.s, a, ~self.pooled, dfa)
         if full and self.zero_cells is None:
             self.zero_cells = guard[value[guard] == 0]
@@ -201,16 +205,15 @@ class Step:
             return self._all_cells, value
         return keep, value[keep]
 
-    def _masses(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`Pool.masses` with the levels' gathers done once, each order's sums added into
-        its parents' slice only."""
-        size = self.pool_size
-        alpha = np.zeros(size)
-        alpha[self.frontier] = a  # (frontier nodes are distinct pool nodes)
-        mass = alpha.copy()
+    def _masses(self, a: np.ndarray) -> np.ndarray:
+        """Each pool node's mass after pooling (`Pool.masses`' second array, float64 (p,))
+        with the levels' gathers done once, each order's sums added into its parents'
+        slice only."""
+        mass = np.zeros(self.pool_size)
+        mass[self.frontier] = a  # (frontier nodes are distinct pool nodes)
         for sel, parents, up, gamma in self._sweep[::-1]:  # children before parents
             mass[parents] += np.bincount(up, weights=mass[sel] * gamma, minlength=parents.stop - parents.start)
-        return alpha, mass
+        return mass
 
     def backward(self, b_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Σ_w p(w | s) b(next node) per frontier node (float64 (f,)) and the bool mask of
