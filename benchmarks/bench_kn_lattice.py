@@ -26,6 +26,7 @@ BEFORE = "40f50fd"  # the backoff engines after issue 13's second speed pass
 _BEFORE_TREE: list[str] = []  # the extracted tree's directory, once
 CAP_SECONDS = 150  # wall seconds per engine and query (a loaded machine: CPU times are what is reported)
 REPEATS = 5
+ROUNDS = 3  # fresh processes per query for "before" and "new", alternating: the median round is reported
 QUERIES = [
     *[
         ("sonnets", k, "kneser-ney", p, None)
@@ -100,14 +101,30 @@ def run(engine, query) -> dict:
         return {"cpu_ms": None, "peak_mb": None, "result": f"stopped after {CAP_SECONDS} s"}
 
 
+def rounds(query) -> tuple[dict, dict]:
+    """("before", "new") results of `query`, each the median by CPU time of `ROUNDS` fresh
+    processes, run alternately (a shared machine drifts between runs: pairs share the drift)."""
+    runs: dict[str, list[dict]] = {"before": [], "new": []}
+    for _ in range(ROUNDS):
+        for engine in runs:
+            runs[engine].append(run(engine, query))
+
+    def median(results: list[dict]) -> dict:
+        timed = sorted((r for r in results if r["cpu_ms"] is not None), key=lambda r: r["cpu_ms"])
+        return timed[len(timed) // 2] if timed else results[0]
+
+    return median(runs["before"]), median(runs["new"])
+
+
 def main() -> None:
     lines = [
         "# Kneser-Ney completion: explicit lattice (old) vs backoff lattice (new)",
         "",
         "`python benchmarks/bench_kn_lattice.py`; CPU ms of one `complete(top=10, samples=10)` (or",
-        f"`sample(10, length='corpus')`), best of {REPEATS} runs, model fitted first; peak RSS of the whole",
-        "process (Python + numpy + model ≈ 60-100 MB of it). Old runs capped at "
-        f"{CAP_SECONDS} s. Loaded 2-core machine (CPU times vary by ~±30% between runs).",
+        f"`sample(10, length='corpus')`), best of {REPEATS} runs in a process, model fitted first; peak RSS",
+        "of the whole process (Python + numpy + model ≈ 60-100 MB of it). Old runs capped at "
+        f"{CAP_SECONDS} s, once; before and new: the median of {ROUNDS} processes each, alternating. Shared",
+        "2-core machine: one process's CPU time varies by ~±30% from run to run.",
         f"old: the explicit lattice; before: the backoff lattice at commit {BEFORE}; new: this tree's.",
         "",
         "| corpus | k | smoothing | query | old ms | old MB | old result | before ms | before MB "
@@ -115,7 +132,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for query in QUERIES:
-        old, before, new = run("old", query), run("before", query), run("new", query)
+        old, before, new = run("old", query), *rounds(query)
         corpus, k, smoothing, pattern, length = query
         label = f"`{pattern}`" + (f" length={length}" if length else "")
         same = "" if before["result"] == new["result"] else f" (before: {before['result']})"
