@@ -87,38 +87,58 @@ def test_top_matches_brute_force():
 
 def _exact_best_finish(lat) -> list[np.ndarray]:
     """log max over matching finishes of p(finish | node), per t, by the exact max-product
-    recursion over every node's dense row (no pooling, nothing ignored)."""
-    import tnaas.inference.backoff_search as search
-
+    recursion over every node's dense row (no pooling, nothing ignored; next nodes found by
+    a plain binary search, not the engine's lookups)."""
+    S, dfa = lat.structure, lat.dfa
     horizon = len(lat.log_alpha) - 1
     best = [None] * (horizon + 1)
     best[horizon] = np.asarray(lat.log_end[horizon], dtype=np.float64)
     for t in range(horizon - 1, -1, -1):
-        probs, nxt = search._options(lat, t, np.arange(len(lat.keys[t])))
+        q, s = np.divmod(lat.keys[t], S.n)
+        probs, dsts = S.dense_rows(s)
+        nq = dfa.delta[q[:, None], dfa.token_class[None, :]]
+        query = nq * S.n + dsts
+        keys = lat.keys[t + 1]
+        at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+        found = (nq >= 0) & (keys[at] == query)
         with np.errstate(divide="ignore"):
-            via = np.where(nxt >= 0, np.log(probs) + np.r_[best[t + 1], -np.inf][nxt], -np.inf)
+            via = np.where(found, np.log(probs) + best[t + 1][at], -np.inf)
         best[t] = np.maximum(lat.log_end[t], via.max(axis=1))
     return best
 
 
-def test_bounds_through_a_saturated_frontier_bound_the_exact_best_finish():
+@pytest.mark.parametrize("pattern", ["%a%", "%charizard"])
+def test_bounds_through_a_saturated_frontier_bound_the_exact_best_finish(pattern):
     import tnaas.inference.backoff_search as search
 
     m = model("pokemon", 3)
-    lat = BackoffLattice(m.automaton_, compile_pattern(parse_pattern("%a%", m.token_kind_), m.vocabulary_), np.ones(31))
+    dfa = compile_pattern(parse_pattern(pattern, m.token_kind_), m.vocabulary_)
+    lat = BackoffLattice(m.automaton_, dfa, np.ones(31))
     bound = search.upper_bounds(lat)
     shared = [t for t in range(29) if bound[t] is bound[t + 1]]
     assert len(shared) > 5  # (the saturated run was bounded from log β, not step by step)
     best = _exact_best_finish(lat)
-    slack = []
     for t in range(31):
         finite = best[t] > -np.inf
-        assert np.all(bound[t][finite] >= best[t][finite] - 1e-9)
-        slack.append(float(np.max(bound[t][finite] - best[t][finite])))
-    assert min(slack) < 1e-9  # (tight somewhere: the last step is exact)
-    # and the k best items it finds are the enumerated ones (the A* stays exact)
+        assert np.all(bound[t][finite] >= best[t][finite] - 1e-9), t
+    # the k best the A* finds: the first is the exact best finish from the start, in order
     got, complete = lat.top(5)
     assert complete and len(got) == 5
+    probs = [p for _, p in got]
+    np.testing.assert_allclose(probs[0], np.exp(best[0][0] - lat.log_z), rtol=1e-9)
+    assert probs == sorted(probs, reverse=True)
+
+
+def test_top_without_backward_messages_recurses_from_the_cap():
+    m = model("pokemon", 3)
+    dfa = compile_pattern(parse_pattern("%a%", m.token_kind_), m.vocabulary_)
+    with_beta = BackoffLattice(m.automaton_, dfa, np.ones(31))
+    without = BackoffLattice(m.automaton_, dfa, np.ones(31), backward=False)
+    got, complete = without.top(5)
+    want, _ = with_beta.top(5)
+    assert complete
+    assert [list(ids) for ids, _ in got] == [list(ids) for ids, _ in want]
+    np.testing.assert_allclose([p for _, p in got], [p for _, p in want], rtol=1e-12)
 
 
 def test_one_dense_row_is_the_batch_row_bit_for_bit():

@@ -69,7 +69,7 @@ class KeyIndex:
         self.table = None
         self.low = int(keys[0]) if len(keys) else 0  # (the table covers the keys' range only)
         width = int(keys[-1]) + 1 - self.low if len(keys) else 0
-        if min(span, width) <= 8 * len(keys) + (1 << 21):
+        if width <= 8 * len(keys) + (1 << 21):  # (keys lie in [0, span): width <= span)
             self.table = np.full(width + 1, -1, dtype=np.int64)  # (the last: "absent")
             self.table[keys - self.low] = np.arange(len(keys))
 

@@ -330,8 +330,8 @@ class BackoffLattice:
         """The `Step` of distinct frontier `number`: one per frontier, kept for the later
         passes while the kept ones stay under `MAX_KEPT_POOL` (else rebuilt when asked;
         the last `RECENT_STEPS` built are always at hand: a saturated frontier is built
-        once, and the backward pass and the k-best bounds start with the forward pass's
-        last two, the saturated step and the one before it)."""
+        once, and the backward pass starts with the forward pass's last two, the saturated
+        step and the one before it)."""
         found = self._steps.get(number)
         if found is None:
             found = next((step for seen, step in reversed(self._recent) if seen == number), None)

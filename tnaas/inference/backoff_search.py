@@ -13,9 +13,11 @@ step, equal end weights up to the cap) the bound does not recurse from the cap: 
 starts from log β at the run's first step, which bounds the best finish from every later
 step too (a sum over finishes bounds their max, and a later step's finishes, with less
 time left, are finishes of the same node at the first), and applies that one step
-`BETA_TIGHTENING` times (each application maps an upper bound of the next step's best
-finish to one of this step's, since the pooled max over-estimates the exact max-product
-step, which is monotone). So a few passes serve the whole run, not one per step.
+`BETA_TIGHTENING` times, keeping the elementwise least bound so far (each application maps
+an upper bound of the next step's best finish to one of this step's, since the pooled max
+over-estimates the exact max-product step, which is monotone; the least of upper bounds is
+one). So a few passes serve the whole run, not one per step. Without backward messages (a
+lattice built with `backward=False`) the bound recurses step by step from the cap.
 A popped node's children are sorted
 once and pushed lazily (best first, each pop of a child pushes its next sibling), so a
 pop costs O(V log V), not V heap pushes.
@@ -136,12 +138,13 @@ def upper_bounds(lat) -> list[np.ndarray]:
     while first > 0 and frontier[first - 1] == frontier[horizon] and weight[first - 1] == weight[horizon]:
         first -= 1
     last = horizon - 1  # the last step the recursion below computes
-    if horizon - first >= BETA_TIGHTENING + 2:  # (shorter: the recursion is as cheap)
+    has_beta = getattr(lat, "_beta", None) is not None
+    if has_beta and horizon - first >= BETA_TIGHTENING + 2:  # (shorter: the recursion is as cheap)
         step = lat.step(first)
         lookup = lat.cell_lookup(first, step)
         bound = lat.log_beta[first]
         for _ in range(BETA_TIGHTENING):
-            bound = step.bound(S, np.r_[bound, -np.inf][lookup], lat.log_end[first])
+            bound = np.minimum(bound, step.bound(S, np.r_[bound, -np.inf][lookup], lat.log_end[first]))
         out[first:horizon] = [bound] * (horizon - first)
         last = first - 1
     for t in range(last, -1, -1):
