@@ -301,6 +301,7 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
     """Part 4 alone: first renders, commit `old` vs the working tree; rewrites section 2 of bench_app.md."""
     from playwright.sync_api import sync_playwright
 
+    load = os.getloadavg()  # (reported: other jobs on the machine inflate wall times)
     old_root = Path(tempfile.mkdtemp(prefix="tnaas-old-")) / "app"
     subprocess.run(["git", "worktree", "add", "--detach", str(old_root), old], cwd=ROOT, check=True)
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {"old": {}, "new": {}}
@@ -310,12 +311,21 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
     floor_root = Path(tempfile.mkdtemp(prefix="tnaas-floor-"))
     (floor_root / "app.py").write_text('import streamlit as st\n\nst.write("floor")\n')
     floor: list[tuple[float, float]] = []
+    # and the same page with one emoji icon (every TNaaS page has emoji icons: Streamlit checks
+    # an emoji against its whole catalog, a large module with one large regex, on first use)
+    emoji_root = Path(tempfile.mkdtemp(prefix="tnaas-floor-emoji-"))
+    (emoji_root / "app.py").write_text(
+        'import streamlit as st\n\nst.set_page_config(page_icon="\U0001f3b2")\nst.write("floor")\n'
+    )
+    emoji_floor: list[tuple[float, float]] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for rep in range(reps):
                 floor.append(first_render(browser, "/", floor_root))
                 print("floor", floor[-1], flush=True)
+                emoji_floor.append(first_render(browser, "/", emoji_root))
+                print("floor with an emoji icon", emoji_floor[-1], flush=True)
                 for index, (name, url) in enumerate(FIRST_RENDER_URLS.items()):
                     order = [("old", old_root), ("new", ROOT)]
                     for which, root in order if (rep + index) % 2 == 0 else order[::-1]:
@@ -330,6 +340,7 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
         subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=True)
         shutil.rmtree(old_root.parent, ignore_errors=True)
         shutil.rmtree(floor_root, ignore_errors=True)
+        shutil.rmtree(emoji_root, ignore_errors=True)
 
     def cell(which: str, name: str, part: int) -> str:
         values = [r[part] for r in runs[which].get(name, [])]
@@ -339,8 +350,12 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
         [name] + [cell(which, name, part) for part in (0, 1, 2) for which in ("old", "new")]
         for name in FIRST_RENDER_URLS
     ]
-    wall, cpu = (f"{_common.median([f[i] for f in floor]):.2f}" for i in (0, 1))
-    rows.append(["floor: a one-line Streamlit page", wall, wall, cpu, cpu, "", ""])
+    for label, runs_ in (
+        ("floor: a one-line Streamlit page", floor),
+        ("the same with one emoji page icon", emoji_floor),
+    ):
+        wall, cpu = (f"{_common.median([f[i] for f in runs_]):.2f}" for i in (0, 1))
+        rows.append([label, wall, wall, cpu, cpu, "", ""])
     headers = ["page"] + [
         f"{what}, {version}"
         for what in ("wall s", "server CPU s", "script CPU s (in-process)")
@@ -357,8 +372,9 @@ def first_render_report(reps: int, old: str = OLD_COMMIT) -> None:
             f"the same run, alternating, median of {reps}; server CPU s is the server process's "
             "CPU time over the same span (the first script run, the session's setup, the static "
             "files); script CPU s is the page's first run alone in a fresh interpreter (AppTest, "
-            "`FIRST_RUN_PROBE`, the background warm-up off). The machine's 2 cores were shared "
-            "with other jobs (and with Chromium): wall times are inflated, CPU times much less so.",
+            "`FIRST_RUN_PROBE`, the background warm-up off). The machine's 2 cores are shared with "
+            f"Chromium; 1-minute load average {load[0]:.2f} at the start and {os.getloadavg()[0]:.2f} at "
+            "the end (other jobs inflate wall times far more than CPU times).",
             "",
             _common.table(headers, rows),
             "",
