@@ -61,15 +61,16 @@ def unique_inverse(values: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarra
 
 
 class KeyIndex:
-    """Position of int64 keys in a sorted distinct array `keys` (values in [0, span)):
-    `find(query)` gives the index, or -1 where absent; a dense table when small enough."""
+    """Position of int64 keys in a sorted distinct array `keys` (values >= 0): `find(query)`
+    gives the index, or -1 where absent; a dense table over the keys' range when that is
+    not much wider than their count."""
 
-    def __init__(self, keys: np.ndarray, span: int):
+    def __init__(self, keys: np.ndarray):
         self.keys = keys
         self.table = None
         self.low = int(keys[0]) if len(keys) else 0  # (the table covers the keys' range only)
         width = int(keys[-1]) + 1 - self.low if len(keys) else 0
-        if width <= 8 * len(keys) + (1 << 21):  # (keys lie in [0, span): width <= span)
+        if width <= 8 * len(keys) + (1 << 21):
             self.table = np.full(width + 1, -1, dtype=np.int64)  # (the last: "absent")
             self.table[keys - self.low] = np.arange(len(keys))
 
@@ -205,7 +206,7 @@ class Pool:
             self.q, self.s = np.divmod(self.keys, n)
             nonroot = self.s > 0
             self.up = np.full(len(self.keys), -1)
-            self.up[nonroot] = KeyIndex(self.keys, span).find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
+            self.up[nonroot] = KeyIndex(self.keys).find(self.q[nonroot] * n + S.parent[self.s[nonroot]])
             self.frontier = inverse[: len(front)]  # each frontier node's pool index
         self.order = S.order[self.s]
         self.levels = [np.flatnonzero(self.order == j) for j in range(S.k + 1)]
@@ -407,7 +408,7 @@ def backward_band(S, dfa, q, s, next_keys: np.ndarray, b: np.ndarray, pool: Pool
     sorted `next_keys`. `pool`: the pooled nodes' `Pool`, when the caller has it."""
     n = S.n
 
-    index = KeyIndex(next_keys, len(dfa.delta) * n)
+    index = KeyIndex(next_keys)
     b0 = np.r_[b, 0.0]  # index -1: absent, weight 0
 
     def look(qq, w, d):
@@ -454,7 +455,7 @@ def exact_log_pull(S, dfa, q, s, next_keys, log_b) -> np.ndarray:
     """log Σ_w p(w | s) exp(log_b(δ(q, w), d(s, w))) per node from dense rows, exactly in
     logs (float64 (len(q),)); for the nodes whose pooled value cancelled."""
     out = np.full(len(q), -np.inf)
-    index = KeyIndex(next_keys, len(dfa.delta) * S.n)
+    index = KeyIndex(next_keys)
     log_b0 = np.r_[log_b, -np.inf]
     step = max(1, _DENSE_BATCH // S.V)
     for lo in range(0, len(q), step):

@@ -373,7 +373,7 @@ class BackoffLattice:
         number = self._frontier_id(self.keys[t])
         found = self._indexes.get(number)
         if found is None:
-            found = KeyIndex(self.keys[t], len(self.dfa.delta) * self.structure.n)
+            found = KeyIndex(self.keys[t])
             size = len(found.keys) if found.table is None else len(found.table)
             if self._index_cells + size <= MAX_KEPT_POOL:
                 self._index_cells += size

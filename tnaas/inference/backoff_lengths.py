@@ -149,7 +149,7 @@ class _Messages:
         self._log_end_weight = log_end_weight
         # one compiled step over every state (BEGIN is expanded directly: `backoff_flow`)
         self._step_op = Step(S, self.dfa, np.zeros(S.n, dtype=np.int64), everything)
-        self._lookup = KeyIndex(everything, S.n).find(self._step_op.cell_next)
+        self._lookup = KeyIndex(everything).find(self._step_op.cell_next)
         # messages as (linear values + a last 0, log scale) while one band holds them, else logs
         current = log_scaled(self.log_end[horizon], paths.width, sentinel=True)
         self._checkpoints = {horizon: current}
@@ -171,7 +171,7 @@ class _Messages:
     def key_index(self, t: int) -> KeyIndex:
         """The `KeyIndex` of the nodes after t tokens: every state, at every t (one table)."""
         if not hasattr(self, "_index"):
-            self._index = KeyIndex(self.keys[0], self.structure.n)
+            self._index = KeyIndex(self.keys[0])
         return self._index
 
     def _step(self, t: int, following):
